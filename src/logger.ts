@@ -1,0 +1,55 @@
+import type { LoggerOptions } from 'pino';
+
+/**
+ * Every secret calsync handles, wherever it may sit in a log object. Pino removes these before a
+ * line is written, so a careless `log.info({ calendar })` cannot leak a token.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-goog-channel-token"]',
+  'headers.authorization',
+  'headers["x-goog-channel-token"]',
+  '*.authorization',
+  '*["x-goog-channel-token"]',
+  'refreshToken',
+  '*.refreshToken',
+  'refresh_token',
+  '*.refresh_token',
+  'accessToken',
+  '*.accessToken',
+  'access_token',
+  '*.access_token',
+  'syncToken',
+  '*.syncToken',
+  'nextSyncToken',
+  '*.nextSyncToken',
+  'pageToken',
+  '*.pageToken',
+  'channelToken',
+  '*.channelToken',
+  'token',
+  '*.token',
+  'serviceAccountKey',
+  '*.serviceAccountKey',
+  'private_key',
+  '*.private_key',
+  'adminToken',
+  '*.adminToken',
+  'encryptionKey',
+  '*.encryptionKey',
+  'credentials',
+  '*.credentials',
+];
+
+export function loggerOptions(level: string): LoggerOptions {
+  return {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Query strings can carry sync or page tokens (googleapis puts them there): log the path only.
+    serializers: {
+      req(req: { method?: string; url?: string; ip?: string; id?: string }) {
+        return { id: req.id, method: req.method, url: req.url?.split('?')[0], remoteAddress: req.ip };
+      },
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus series calsync exports, on a registry of its own (not prom-client's global one) so
+ * several apps in one test process never collide. Domain modules receive this object and record
+ * outcomes; they never import prom-client themselves.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'calsync_process_' });
+
+  return {
+    registry,
+    syncs: new Counter({
+      name: 'calsync_syncs_total',
+      help: 'Finished calendar syncs by mode (incremental|full) and outcome (ok|failed|needs_attention).',
+      labelNames: ['mode', 'outcome'] as const,
+      registers: [registry],
+    }),
+    syncDuration: new Histogram({
+      name: 'calsync_sync_duration_seconds',
+      help: 'Wall time of one calendar sync pass, by mode.',
+      labelNames: ['mode'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    fallbacks: new Counter({
+      name: 'calsync_full_sync_fallbacks_total',
+      help: 'Incremental syncs that fell back to a full sync, by reason (token_expired|token_invalid).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    tokenExpirations: new Counter({
+      name: 'calsync_sync_token_expirations_total',
+      help: 'Sync tokens Google declared dead (410 fullSyncRequired).',
+      registers: [registry],
+    }),
+    apiCalls: new Counter({
+      name: 'calsync_google_api_calls_total',
+      help: 'Google Calendar API calls made, by method.',
+      labelNames: ['method'] as const,
+      registers: [registry],
+    }),
+    fullPollingEquivalentCalls: new Counter({
+      name: 'calsync_full_polling_equivalent_calls_total',
+      help: 'API calls a full re-list would have cost for the same syncs (pages of 250); the baseline for API call reduction.',
+      registers: [registry],
+    }),
+    eventsChanged: new Counter({
+      name: 'calsync_events_changed_total',
+      help: 'Mirror writes (upserts and deletions) applied by syncs.',
+      registers: [registry],
+    }),
+    apiErrors: new Counter({
+      name: 'calsync_google_api_errors_total',
+      help: 'Google API errors by class (dead_token|rate_limited|transient|permission|not_found|bad_request).',
+      labelNames: ['class'] as const,
+      registers: [registry],
+    }),
+    pings: new Counter({
+      name: 'calsync_webhook_pings_total',
+      help: 'Webhook pings by result (accepted|sync_requested|duplicate|rejected).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    pingRejections: new Counter({
+      name: 'calsync_webhook_rejections_total',
+      help: 'Rejected webhook requests by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    channelRenewals: new Counter({
+      name: 'calsync_channel_renewals_total',
+      help: 'Push channel renewals by outcome.',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    calendars: new Gauge({
+      name: 'calsync_calendars',
+      help: 'Registered calendars by sync state and delivery mode (refreshed on scrape).',
+      labelNames: ['state', 'mode'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,72 @@
+import { Schema, type Connection, type Model, type InferSchemaType, type HydratedDocument } from 'mongoose';
+
+/** Named sync states; changed only through the sync engine's transitions. */
+export const SYNC_STATES = ['idle', 'syncing', 'failed', 'needs_attention'] as const;
+export type SyncState = (typeof SYNC_STATES)[number];
+
+/** How changes reach us: push channel pings, or cron polling when Google refused a watch. */
+export const DELIVERY_MODES = ['push', 'polling'] as const;
+export type DeliveryMode = (typeof DELIVERY_MODES)[number];
+
+const counters = new Schema(
+  {
+    incremental: { type: Number, default: 0 },
+    full: { type: Number, default: 0 },
+    fallback: { type: Number, default: 0 },
+    failed: { type: Number, default: 0 },
+    apiCalls: { type: Number, default: 0 },
+    eventsChanged: { type: Number, default: 0 },
+  },
+  { _id: false },
+);
+
+const calendarSchema = new Schema(
+  {
+    accountId: { type: Schema.Types.ObjectId, required: true, index: true },
+    googleCalendarId: { type: String, required: true },
+    /** Per-calendar switch; null inherits INCREMENTAL_SYNC_ENABLED. false forces every sync to be full. */
+    incrementalEnabled: { type: Boolean, default: null },
+
+    // Sync token: secret, never selected by default, never returned by the API.
+    syncToken: { type: String, default: null, select: false },
+    /** Bumped on every token write; the compare-and-set key that stops an older sync overwriting a newer token. */
+    syncTokenVersion: { type: Number, default: 0 },
+    /** singleEvents used by the query that produced the token; incremental calls must repeat it. */
+    syncTokenSingleEvents: { type: Boolean, default: null },
+
+    state: { type: String, enum: SYNC_STATES, default: 'idle' },
+    mode: { type: String, enum: DELIVERY_MODES, default: 'push' },
+    modeReason: { type: String, default: null },
+    /** One sync per calendar across replicas: holder + expiry, reclaimed when expired. */
+    lease: {
+      type: new Schema({ owner: String, expiresAt: Date }, { _id: false }),
+      default: null,
+    },
+    /** A sync was requested while one ran; the holder runs one more incremental pass. */
+    dirty: { type: Boolean, default: false },
+    pendingFullSync: { type: Boolean, default: false },
+
+    lastError: {
+      type: new Schema({ code: String, message: String, at: Date }, { _id: false }),
+      default: null,
+    },
+    lastSyncedAt: { type: Date, default: null },
+    lastFullSyncAt: { type: Date, default: null },
+    lastSyncDurationMs: { type: Number, default: null },
+    syncStartedAt: { type: Date, default: null },
+    eventCount: { type: Number, default: 0 },
+    counters: { type: counters, default: () => ({}) },
+  },
+  { timestamps: true, collection: 'calendars' },
+);
+
+calendarSchema.index({ accountId: 1, googleCalendarId: 1 }, { unique: true });
+calendarSchema.index({ state: 1, lastSyncedAt: 1 });
+
+export type CalendarRecord = InferSchemaType<typeof calendarSchema>;
+export type CalendarDoc = HydratedDocument<CalendarRecord>;
+export type CalendarModel = Model<CalendarRecord>;
+
+export function calendarModel(conn: Connection): CalendarModel {
+  return (conn.models.Calendar as CalendarModel | undefined) ?? conn.model('Calendar', calendarSchema);
+}

@@ -1,0 +1,32 @@
+import { Schema, type Connection, type Model, type InferSchemaType } from 'mongoose';
+
+/**
+ * One document per finished sync pass. Rates over the last hour (token expirations, fallbacks,
+ * errors, slow syncs) are computed from these, so every replica sees the same fleet-wide alerts.
+ * A TTL index keeps the collection to a week.
+ */
+const syncRunSchema = new Schema(
+  {
+    calendarId: { type: Schema.Types.ObjectId, required: true },
+    mode: { type: String, enum: ['incremental', 'full'], required: true },
+    outcome: { type: String, enum: ['ok', 'failed', 'needs_attention'], required: true },
+    /** Set when an incremental sync had to fall back to a full one. */
+    fallbackReason: { type: String, default: null },
+    tokenExpired: { type: Boolean, default: false },
+    durationMs: { type: Number, required: true },
+    apiCalls: { type: Number, default: 0 },
+    eventsChanged: { type: Number, default: 0 },
+    errorCode: { type: String, default: null },
+    finishedAt: { type: Date, required: true },
+  },
+  { collection: 'sync_runs', versionKey: false },
+);
+
+syncRunSchema.index({ finishedAt: 1 }, { expireAfterSeconds: 7 * 24 * 3600 });
+
+export type SyncRunRecord = InferSchemaType<typeof syncRunSchema>;
+export type SyncRunModel = Model<SyncRunRecord>;
+
+export function syncRunModel(conn: Connection): SyncRunModel {
+  return (conn.models.SyncRun as SyncRunModel | undefined) ?? (conn.model('SyncRun', syncRunSchema) as unknown as SyncRunModel);
+}

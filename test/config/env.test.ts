@@ -1,0 +1,66 @@
+import t from 'tap';
+import { loadConfig, ConfigError } from '../../src/config/env.js';
+import { testEnv } from '../helpers/config.js';
+
+t.test('a valid environment yields typed config with documented defaults', async (t) => {
+  const env = testEnv();
+  delete (env as Record<string, string | undefined>).CRON_ENABLED;
+  const c = loadConfig(env);
+  t.equal(c.port, 3000);
+  t.equal(c.host, '0.0.0.0');
+  t.equal(c.sync.incrementalEnabled, true);
+  t.equal(c.cronEnabled, true);
+  t.equal(c.sync.windowPastDays, 30);
+  t.equal(c.sync.windowFutureDays, 90);
+  t.equal(c.channels.ttlSeconds, 48 * 3600);
+  t.equal(c.channels.renewLeadSeconds, 24 * 3600);
+  t.equal(c.encryptionKey.length, 32);
+  t.equal(c.google.apiRootUrl, 'http://127.0.0.1:1/');
+});
+
+t.test('several bad values are all named in one error', async (t) => {
+  const err = t.throws(() =>
+    loadConfig(
+      testEnv({
+        MONGODB_URI: 'postgres://nope',
+        PORT: 'eighty',
+        ADMIN_TOKEN: 'short',
+        ENCRYPTION_KEY: 'not-32-bytes',
+        INCREMENTAL_SYNC_ENABLED: 'perhaps',
+        LOG_LEVEL: 'loud',
+      }),
+    ),
+  ) as ConfigError;
+  t.ok(err instanceof ConfigError);
+  for (const name of ['MONGODB_URI', 'PORT', 'ADMIN_TOKEN', 'ENCRYPTION_KEY', 'INCREMENTAL_SYNC_ENABLED', 'LOG_LEVEL']) {
+    t.ok(err.problems.some((p) => p.startsWith(name)), `${name} is named`);
+  }
+  t.equal(err.problems.length, 6);
+});
+
+t.test('missing required values are named', async (t) => {
+  const err = t.throws(() => loadConfig({})) as ConfigError;
+  for (const name of ['MONGODB_URI', 'PUBLIC_BASE_URL', 'ADMIN_TOKEN', 'ENCRYPTION_KEY']) {
+    t.ok(err.problems.some((p) => p.startsWith(`${name} is required`)), `${name} is required`);
+  }
+});
+
+t.test('the error never echoes a secret value', async (t) => {
+  const err = t.throws(() => loadConfig(testEnv({ ADMIN_TOKEN: 'sekrit', ENCRYPTION_KEY: 'hunter2hunter2' }))) as ConfigError;
+  t.notMatch(err.message, /sekrit|hunter2/);
+});
+
+t.test('plain http PUBLIC_BASE_URL is refused against real Google, together with other problems', async (t) => {
+  const env = testEnv({ PUBLIC_BASE_URL: 'http://calsync.example.com', PORT: '-1' });
+  delete (env as Record<string, string | undefined>).GOOGLE_API_ROOT_URL;
+  const err = t.throws(() => loadConfig(env)) as ConfigError;
+  t.ok(err.problems.some((p) => p.startsWith('PUBLIC_BASE_URL must be https')));
+  t.ok(err.problems.some((p) => p.startsWith('PORT')));
+  t.ok(loadConfig({ ...env, PORT: '3000', PUBLIC_BASE_URL: 'https://calsync.example.com' }));
+});
+
+t.test('booleans accept the usual spellings', async (t) => {
+  t.equal(loadConfig(testEnv({ INCREMENTAL_SYNC_ENABLED: 'no' })).sync.incrementalEnabled, false);
+  t.equal(loadConfig(testEnv({ INCREMENTAL_SYNC_ENABLED: '1' })).sync.incrementalEnabled, true);
+  t.equal(loadConfig(testEnv({ CRON_ENABLED: 'FALSE' })).cronEnabled, false);
+});

@@ -1,0 +1,23 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig, type Config } from '../../src/config/env.js';
+
+/** A valid environment for tests; override any variable. */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    MONGODB_URI: process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017/calsync-test',
+    PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
+    ADMIN_TOKEN: 'test-admin-token-0123456789abcdefghijkl',
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    GOOGLE_API_ROOT_URL: 'http://127.0.0.1:1/',
+    GOOGLE_OAUTH_TOKEN_URL: 'http://127.0.0.1:1/token',
+    GOOGLE_CLIENT_ID: 'test-client',
+    GOOGLE_CLIENT_SECRET: 'test-secret',
+    CRON_ENABLED: 'false',
+    LOG_LEVEL: 'silent',
+    ...overrides,
+  };
+}
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig(testEnv(overrides));
+}
