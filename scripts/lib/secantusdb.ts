@@ -1,0 +1,109 @@
+// SecantusDB: a MongoDB wire-protocol server in Python over WiredTiger, installed by the
+// project into a private venv under .cache/ and run as a child process per test run.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { cacheDir, repoRoot } from './paths.js';
+import { freePort, run, scratchDir, spawnServer, withLock, type Log, type ServerProcess } from './child-server.js';
+
+export const SECANTUSDB_VERSION = '0.7.0b3';
+
+const requirementsFile = path.join(repoRoot, 'scripts', 'secantusdb', 'requirements.txt');
+const installDir = path.join(cacheDir, `secantusdb-${SECANTUSDB_VERSION}`);
+const venvDir = path.join(installDir, 'venv');
+const marker = path.join(installDir, 'installed.txt');
+const venvPython = path.join(venvDir, 'bin', 'python');
+const serverScript = path.join(venvDir, 'bin', 'secantusd-py');
+
+// Runs before exec'ing the server: PR_SET_PDEATHSIG makes the kernel send SIGTERM to the server
+// when the process that spawned it dies, even by SIGKILL, so no database outlives a test run.
+// The getppid check closes the race of a parent that died before prctl ran.
+const LAUNCHER = [
+  'import ctypes, os, signal, sys',
+  'try:',
+  '    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)',
+  'except Exception:',
+  '    pass',
+  'if os.getppid() != int(sys.argv[1]):',
+  '    sys.exit(1)',
+  'os.execv(sys.argv[2], sys.argv[2:])',
+].join('\n');
+
+function findPython(): string {
+  for (const candidate of ['python3', 'python']) {
+    const r = spawnSync(candidate, ['-c', 'import sys, venv; print(sys.version_info >= (3, 10))'], { encoding: 'utf8' });
+    if (r.status === 0 && r.stdout.trim() === 'True') return candidate;
+  }
+  throw new Error(
+    'SecantusDB needs Python >= 3.10 with the venv module (Debian: apt-get install python3-venv; see .ci/install-db.sh)',
+  );
+}
+
+/** Installs the pinned SecantusDB into .cache/ once; later calls only check the marker. */
+export async function ensureSecantusDb(log: Log): Promise<string> {
+  const wanted = await readFile(requirementsFile, 'utf8');
+  const isInstalled = async (): Promise<boolean> =>
+    existsSync(serverScript) && (await readFile(marker, 'utf8').catch(() => '')) === wanted;
+  if (await isInstalled()) return serverScript;
+
+  return withLock(`${installDir}.lock`, log, async () => {
+    if (await isInstalled()) return serverScript;
+    const started = Date.now();
+    log(`installing SecantusDB ${SECANTUSDB_VERSION} into ${path.relative(repoRoot, venvDir)} (first run only)`);
+    await rm(installDir, { recursive: true, force: true });
+    await mkdir(installDir, { recursive: true });
+    await run(findPython(), ['-m', 'venv', venvDir], log);
+    await run(
+      venvPython,
+      ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet', '-r', requirementsFile],
+      log,
+    );
+    await writeFile(marker, wanted);
+    log(`SecantusDB installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return serverScript;
+  });
+}
+
+export interface RunningDb {
+  uri: string;
+  stop(): Promise<void>;
+}
+
+/** Starts SecantusDB on a free 127.0.0.1 port with its data in a scratch dir removed by stop(). */
+export async function startSecantusDb(log: Log): Promise<RunningDb> {
+  const script = await ensureSecantusDb(log);
+  const dataDir = await scratchDir('secantusdb');
+  const port = await freePort();
+  let server: ServerProcess;
+  try {
+    server = await spawnServer({
+      name: `SecantusDB ${SECANTUSDB_VERSION}`,
+      command: venvPython,
+      args: [
+        '-c', LAUNCHER, String(process.pid),
+        venvPython, script,
+        '--host', '127.0.0.1',
+        '--port', String(port),
+        '--storage-path', dataDir,
+        '--log-level', 'WARNING',
+      ],
+      port,
+      log,
+      // Keep the server's own sys.path free of anything the caller's environment adds.
+      env: { ...process.env, PYTHONPATH: '', PYTHONNOUSERSITE: '1' },
+    });
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    // SecantusDB advertises a single-node replica set named "secantus" (so transactions and
+    // change streams are accepted); directConnection skips replica-set discovery of its host list.
+    uri: `mongodb://127.0.0.1:${port}/?directConnection=true`,
+    async stop() {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// `npm run renew-channels`: one renewal pass over every channel due for renewal (and every push
+// calendar missing a channel), then exit. Safe next to running servers: each calendar is renewed
+// under an atomic claim in MongoDB, so a pass that runs concurrently renews nothing twice.
+// Exit 0 when every calendar has a current channel; 1 with a one-line reason otherwise.
+import { pino } from 'pino';
+import { createAccountServices } from '../src/channels/push-services.js';
+import { ChannelService, type RenewalReport } from '../src/channels/channel-service.js';
+import { ConfigError, loadConfig } from '../src/config/env.js';
+import { connectDatabase } from '../src/db/connect.js';
+import { loggerOptions } from '../src/logger.js';
+
+function fail(message: string): never {
+  process.stderr.write(`renew-channels: ${message}\n`);
+  process.exit(1);
+}
+
+function summary(r: RenewalReport): string {
+  return (
+    `renewed ${r.renewed}, created ${r.created}, already current ${r.alreadyCurrent}, handled elsewhere ${r.busy}, ` +
+    `switched to polling ${r.switchedToPolling}, failed ${r.failed.length}; ` +
+    `old channels stopped ${r.stops.stopped}, stop retries pending ${r.stops.failed}`
+  );
+}
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message.replace(/\n\s*/g, ' '));
+    throw err;
+  }
+  // Logs go to stderr so stdout carries only the one-line summary.
+  const log = pino(loggerOptions(config.logLevel), pino.destination(2));
+  let conn;
+  try {
+    conn = await connectDatabase(config.mongodbUri);
+  } catch (err) {
+    fail(`cannot connect to MongoDB (MONGODB_URI): ${(err as Error).message}`);
+  }
+  try {
+    const { clients } = createAccountServices({ config, conn });
+    const channels = new ChannelService({
+      conn,
+      clients,
+      publicBaseUrl: config.publicBaseUrl,
+      ttlSeconds: config.channels.ttlSeconds,
+      renewLeadSeconds: config.channels.renewLeadSeconds,
+      log,
+    });
+    const report = await channels.renewDue();
+    if (report.failed.length > 0) {
+      const first = report.failed[0];
+      fail(`${report.failed.length} of ${report.candidates} calendar(s) could not be given a channel (first: calendar ${first?.calendarId}: ${first?.error}); ${summary(report)}`);
+    }
+    process.stdout.write(`renew-channels: ok: ${summary(report)}\n`);
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => fail(err instanceof Error ? err.message : String(err)),
+);

@@ -1,0 +1,55 @@
+// `npm test` (after lint and typecheck): provisions the test database, runs tap against it
+// with MONGODB_URI set, stops the database and exits with tap's exit code.
+// Extra arguments go to tap:  npm run test:run -- test/db-capabilities.test.ts
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { startLocalDb, type LocalDb } from './lib/local-db.js';
+import { repoRoot } from './lib/paths.js';
+
+const log = (msg: string): void => void process.stderr.write(`[test] ${msg}\n`);
+
+if (process.env.TAP === '1') {
+  // Picked up as a test file by tap itself: running tap again from here would recurse.
+  log('scripts/test.ts is the test runner, not a test file; check the include list in .taprc');
+  process.exit(1);
+}
+
+let db: LocalDb;
+const t0 = Date.now();
+try {
+  db = await startLocalDb();
+} catch (err) {
+  process.stderr.write(
+    `\n[test] FAILED: no test database could be provisioned, so no test ran.\n${(err as Error).stack ?? String(err)}\n\n`,
+  );
+  process.exit(2);
+}
+log(`test database: ${db.kind} at ${db.uri} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+
+const tap = spawn(path.join(repoRoot, 'node_modules', '.bin', 'tap'), process.argv.slice(2), {
+  stdio: 'inherit',
+  env: { ...process.env, MONGODB_URI: db.uri },
+});
+
+// Ctrl-C reaches tap through the terminal's process group; a SIGTERM sent to us alone is passed
+// on. Either way we stay alive until tap has exited, so the database is always stopped.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (tap.exitCode === null) tap.kill(signal);
+  });
+}
+
+const code = await new Promise<number>((resolve) => {
+  tap.once('error', (err) => {
+    log(`could not run tap: ${err.message}`);
+    resolve(2);
+  });
+  tap.once('exit', (status, signal) => resolve(status ?? (signal ? 1 : 2)));
+});
+
+try {
+  await db.stop();
+} catch (err) {
+  log(`stopping the test database failed: ${(err as Error).message}`);
+}
+process.exit(code);
