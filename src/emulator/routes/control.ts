@@ -1,0 +1,148 @@
+// The control API under /emulator/… (contract: DESIGN.md §7). Tests, benchmarks and `npm run
+// dev` drive the emulator's world through it; every body has a schema and bad ones get 400.
+
+import type { FastifyInstance } from 'fastify';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { errors } from '../errors.js';
+import type { Event } from '../event-model.js';
+import { listAll } from '../listing.js';
+import type { EmulatorState } from '../state.js';
+import { isValidTimeZone } from '../time.js';
+
+const Rate = Type.Number({ minimum: 0, maximum: 1 });
+
+const AccountBody = Type.Object({ refreshToken: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+const CalendarBody = Type.Object(
+  { id: Type.String({ minLength: 1 }), summary: Type.Optional(Type.String()), timeZone: Type.Optional(Type.String({ minLength: 1 })) },
+  { additionalProperties: false },
+);
+const CalendarParams = Type.Object({ calendarId: Type.String({ minLength: 1 }) });
+const BulkBody = Type.Object({ events: Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 100_000 }) }, { additionalProperties: false });
+const EventsQuery = Type.Object(
+  {
+    singleEvents: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+    timeMin: Type.Optional(Type.String()),
+    timeMax: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+const FaultBody = Type.Object(
+  {
+    method: Type.String({ minLength: 1 }),
+    status: Type.Optional(Type.Integer({ minimum: 400, maximum: 599 })),
+    reason: Type.Optional(Type.String({ minLength: 1 })),
+    message: Type.Optional(Type.String({ minLength: 1 })),
+    count: Type.Optional(Type.Integer({ minimum: 1 })),
+    rate: Type.Optional(Rate),
+    latencyMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
+    retryAfter: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+const PingsBody = Type.Object(
+  {
+    dropRate: Type.Optional(Rate),
+    duplicateRate: Type.Optional(Rate),
+    retryInitialDelayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000 })),
+  },
+  { additionalProperties: false },
+);
+const PagingBody = Type.Object(
+  {
+    maxPageSize: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 2500 }), Type.Null()])),
+    emptyPageRate: Type.Optional(Rate),
+  },
+  { additionalProperties: false },
+);
+const ClockBody = Type.Object({ advanceMs: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+
+export function controlRoutes(app: FastifyInstance, state: EmulatorState): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.post('/emulator/reset', async (_req, reply) => {
+    state.reset();
+    return reply.code(204).send();
+  });
+
+  // Secrets are accepted, never echoed back.
+  r.post('/emulator/accounts', { schema: { body: AccountBody } }, async (req, reply) => {
+    state.auth.addAccount(req.body.refreshToken);
+    return reply.code(201).send({});
+  });
+
+  r.post('/emulator/accounts/revoke', { schema: { body: AccountBody } }, async (req, reply) => {
+    state.auth.revoke(req.body.refreshToken);
+    return reply.code(204).send();
+  });
+
+  r.post('/emulator/calendars', { schema: { body: CalendarBody } }, async (req, reply) => {
+    if (req.body.timeZone !== undefined && !isValidTimeZone(req.body.timeZone)) throw errors.invalid('Invalid time zone.');
+    const cal = state.store.createCalendar(req.body.id, req.body);
+    return reply.code(201).send({ id: cal.id, summary: cal.summary, timeZone: cal.timeZone });
+  });
+
+  r.post('/emulator/calendars/:calendarId/invalidate-sync-tokens', { schema: { params: CalendarParams } }, async (req, reply) => {
+    state.store.invalidateSyncTokens(req.params.calendarId);
+    return reply.code(204).send();
+  });
+
+  // "::" escapes the colon: the path is literally …/events:bulk.
+  r.post('/emulator/calendars/:calendarId/events::bulk', { schema: { params: CalendarParams, body: BulkBody } }, async (req, reply) => {
+    const items = state.store.insertMany(req.params.calendarId, req.body.events as Event[]);
+    return reply.code(201).send({ count: items.length, ids: items.map((e) => e.id) });
+  });
+
+  r.get('/emulator/calendars/:calendarId/events', { schema: { params: CalendarParams, querystring: EventsQuery } }, async (req) => {
+    const { singleEvents, timeMin, timeMax } = req.query;
+    return { items: listAll(state.store, req.params.calendarId, { singleEvents: singleEvents === 'true', timeMin, timeMax }) };
+  });
+
+  r.post('/emulator/faults', { schema: { body: FaultBody } }, async (req, reply) => {
+    if (req.body.status === undefined && req.body.latencyMs === undefined) {
+      throw errors.invalid('A fault needs a status, a latencyMs, or both.');
+    }
+    state.faults.add(req.body);
+    return reply.code(201).send({ faults: state.faults.list() });
+  });
+
+  r.get('/emulator/faults', async () => ({ faults: state.faults.list() }));
+
+  r.delete('/emulator/faults', async (_req, reply) => {
+    state.faults.clear();
+    return reply.code(204).send();
+  });
+
+  r.put('/emulator/pings', { schema: { body: PingsBody } }, async (req) => {
+    state.pings.settings = { ...state.pings.settings, ...req.body };
+    return state.pings.settings;
+  });
+
+  r.post('/emulator/pings/flush', async (_req, reply) => {
+    await state.pings.flush();
+    return reply.code(204).send();
+  });
+
+  r.put('/emulator/paging', { schema: { body: PagingBody } }, async (req) => {
+    const { maxPageSize, emptyPageRate } = req.body;
+    if (maxPageSize !== undefined) state.paging.maxPageSize = maxPageSize ?? undefined;
+    if (emptyPageRate !== undefined) state.paging.emptyPageRate = emptyPageRate;
+    return state.paging;
+  });
+
+  r.get('/emulator/clock', async () => ({ now: state.now(), offsetMs: state.clockOffsetMs }));
+
+  r.post('/emulator/clock', { schema: { body: ClockBody } }, async (req) => {
+    state.clockOffsetMs += req.body.advanceMs;
+    return { now: state.now(), offsetMs: state.clockOffsetMs };
+  });
+
+  r.get('/emulator/stats', async () => ({ calls: state.stats(), pings: { ...state.pings.stats } }));
+
+  // Channel tokens are secrets calsync verifies pings with: kept out of HTTP output.
+  r.get('/emulator/channels', async () =>
+    state.channels.list().map(({ id, resourceId, address, expiration, stopped, calendarId }) => ({
+      id, resourceId, address, expiration, stopped, calendarId,
+    })));
+}

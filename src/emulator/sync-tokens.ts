@@ -1,0 +1,75 @@
+// Sync tokens and page tokens. A sync token names a point in a calendar's change sequence (and
+// the singleEvents value of the query that produced it); tokens live in a registry so that a
+// never-issued or invalidated token is told apart from a valid one, as Google does (410).
+// Page tokens are self-describing: they carry a hash of the query they belong to, the seq
+// snapshot taken on the first page, and the last sort key served (keyset paging, so inserts
+// and deletes between pages never shift items across page boundaries).
+
+import { createHash } from 'node:crypto';
+import { newSyncToken } from './ids.js';
+
+export interface SyncPoint {
+  seq: number;
+  singleEvents: boolean;
+}
+
+export class SyncTokenRegistry {
+  private readonly byToken = new Map<string, SyncPoint>();
+  private readonly byPoint = new Map<string, string>();
+
+  /** Same point → same token, so repeated no-change syncs do not grow the registry. */
+  issue(point: SyncPoint): string {
+    const key = `${point.seq}:${point.singleEvents}`;
+    let token = this.byPoint.get(key);
+    if (!token) {
+      token = newSyncToken();
+      this.byPoint.set(key, token);
+      this.byToken.set(token, { ...point });
+    }
+    return token;
+  }
+
+  lookup(token: string): SyncPoint | undefined {
+    return this.byToken.get(token);
+  }
+
+  invalidateAll(): void {
+    this.byToken.clear();
+    this.byPoint.clear();
+  }
+
+  get size(): number {
+    return this.byToken.size;
+  }
+}
+
+export type SortKey = [number | string, string];
+
+export interface PageCursor {
+  /** Hash of the normalized query the token belongs to. */
+  q: string;
+  /** Calendar seq snapshot taken on the first page. */
+  s: number;
+  /** Last sort key served. */
+  k: SortKey | null;
+  /** Set when the emulator already served an injected empty page at this position. */
+  e?: 1;
+}
+
+export function queryHash(parts: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 16);
+}
+
+export function encodePageToken(cursor: PageCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+export function decodePageToken(token: string): PageCursor | undefined {
+  try {
+    const c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as PageCursor;
+    if (typeof c.q !== 'string' || typeof c.s !== 'number' || (c.k !== null && !Array.isArray(c.k))) return undefined;
+    return c;
+  } catch {
+    return undefined;
+  }
+}
