@@ -1,4 +1,4 @@
-import { Schema, type Connection, type Model, type InferSchemaType, type HydratedDocument } from 'mongoose';
+import { Schema, type Connection, type InferSchemaType, type HydratedDocument } from 'mongoose';
 
 /** Named sync states; changed only through the sync engine's transitions. */
 export const SYNC_STATES = ['idle', 'syncing', 'failed', 'needs_attention'] as const;
@@ -65,8 +65,9 @@ calendarSchema.index({ state: 1, lastSyncedAt: 1 });
 
 export type CalendarRecord = InferSchemaType<typeof calendarSchema>;
 export type CalendarDoc = HydratedDocument<CalendarRecord>;
-export type CalendarModel = Model<CalendarRecord>;
+const build = (conn: Connection) => conn.model('Calendar', calendarSchema);
+export type CalendarModel = ReturnType<typeof build>;
 
 export function calendarModel(conn: Connection): CalendarModel {
-  return (conn.models.Calendar as CalendarModel | undefined) ?? conn.model('Calendar', calendarSchema);
+  return (conn.models.Calendar as CalendarModel | undefined) ?? build(conn);
 }

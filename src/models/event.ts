@@ -1,4 +1,4 @@
-import { Schema, type Connection, type Model, type InferSchemaType } from 'mongoose';
+import { Schema, type Connection, type InferSchemaType } from 'mongoose';
 
 /**
  * The mirror: one document per (calendar, Google event id). Writes are idempotent upserts on that
@@ -28,8 +28,9 @@ eventSchema.index({ calendarId: 1, googleEventId: 1 }, { unique: true });
 eventSchema.index({ calendarId: 1, seenInFullSync: 1 });
 
 export type EventRecord = InferSchemaType<typeof eventSchema>;
-export type EventModel = Model<EventRecord>;
+const build = (conn: Connection) => conn.model('Event', eventSchema);
+export type EventModel = ReturnType<typeof build>;
 
 export function eventModel(conn: Connection): EventModel {
-  return (conn.models.Event as EventModel | undefined) ?? conn.model('Event', eventSchema);
+  return (conn.models.Event as EventModel | undefined) ?? build(conn);
 }
