@@ -1,0 +1,67 @@
+import { google, type calendar_v3 } from 'googleapis';
+import { JWT, OAuth2Client } from 'google-auth-library';
+
+/** Read-only access covers events.list, events.watch and channels.stop. */
+export const CALENDAR_SCOPES = ['https://www.googleapis.com/auth/calendar.readonly'];
+
+export interface ApiEndpoint {
+  /** `https://www.googleapis.com/` in production, the emulator's base URL in dev and tests. */
+  apiRootUrl: string;
+}
+
+export interface OAuthCredentials extends ApiEndpoint {
+  oauthTokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  refreshToken: string;
+}
+
+export interface ServiceAccountKey {
+  client_email: string;
+  private_key: string;
+  private_key_id?: string;
+}
+
+export interface ServiceAccountCredentials extends ApiEndpoint {
+  serviceAccountKey: ServiceAccountKey;
+  /** The Workspace user to impersonate (domain-wide delegation). */
+  subject: string;
+  /** Defaults to CALENDAR_SCOPES. */
+  scopes?: string[];
+}
+
+export type CalendarClientCredentials = OAuthCredentials | ServiceAccountCredentials;
+
+const withSlash = (url: string): string => (url.endsWith('/') ? url : `${url}/`);
+
+/**
+ * Builds a googleapis Calendar client. Retries are switched off here on purpose: the sync engine
+ * owns the retry policy (rate limits, Retry-After, bounded attempts), and googleapis' own retry
+ * would multiply it and ignore `Retry-After`.
+ *
+ * Service-account tokens always come from Google's token endpoint (google-auth-library hardcodes
+ * it for JWT), so only OAuth accounts can run against the emulator.
+ */
+export function createCalendarClient(creds: CalendarClientCredentials): calendar_v3.Calendar {
+  const auth =
+    'refreshToken' in creds
+      ? oauthClient(creds)
+      : new JWT({
+          email: creds.serviceAccountKey.client_email,
+          key: creds.serviceAccountKey.private_key,
+          keyId: creds.serviceAccountKey.private_key_id,
+          subject: creds.subject,
+          scopes: creds.scopes ?? CALENDAR_SCOPES,
+        });
+  return google.calendar({ version: 'v3', auth, rootUrl: withSlash(creds.apiRootUrl), retry: false });
+}
+
+function oauthClient(creds: OAuthCredentials): OAuth2Client {
+  const client = new OAuth2Client({
+    clientId: creds.clientId,
+    clientSecret: creds.clientSecret,
+    endpoints: { oauth2TokenUrl: creds.oauthTokenUrl },
+  });
+  client.setCredentials({ refresh_token: creds.refreshToken });
+  return client;
+}

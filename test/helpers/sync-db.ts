@@ -1,0 +1,44 @@
+import { Types, type Connection } from 'mongoose';
+import { connectDatabase } from '../../src/db/connect.js';
+import { registerModels, type Models } from '../../src/models/index.js';
+import { testDbUri } from './db.js';
+
+interface Teardown {
+  teardown(fn: () => Promise<void> | void): void;
+}
+
+export interface SyncTestDb {
+  conn: Connection;
+  models: Models;
+  /** A second connection to the same database, for tests that simulate another replica. */
+  connect(): Promise<Models>;
+}
+
+/** A database unique to the test file, dropped and closed when the test ends. */
+export async function openSyncTestDb(t: Teardown, name: string): Promise<SyncTestDb> {
+  const uri = testDbUri(name);
+  const conn = await connectDatabase(uri);
+  const models = registerModels(conn);
+  await Promise.all([models.Calendar.init(), models.Event.init()]);
+  const extra: Connection[] = [];
+  t.teardown(async () => {
+    await Promise.all(extra.map((c) => c.close()));
+    await conn.dropDatabase();
+    await conn.close();
+  });
+  return {
+    conn,
+    models,
+    async connect() {
+      const c = await connectDatabase(uri);
+      extra.push(c);
+      return registerModels(c);
+    },
+  };
+}
+
+/** Inserts a calendar row (idle, no token) and returns its id. */
+export async function createCalendarRow(models: Models, googleCalendarId: string, fields: Record<string, unknown> = {}): Promise<string> {
+  const doc = await models.Calendar.create({ accountId: new Types.ObjectId(), googleCalendarId, ...fields });
+  return String(doc._id);
+}
