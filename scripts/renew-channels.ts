@@ -3,11 +3,11 @@
 // under an atomic claim in MongoDB, so a pass that runs concurrently renews nothing twice.
 // Exit 0 when every calendar has a current channel; 1 with a one-line reason otherwise.
 import { pino } from 'pino';
-import { createAccountServices } from '../src/channels/push-services.js';
-import { ChannelService, type RenewalReport } from '../src/channels/channel-service.js';
+import type { RenewalReport } from '../src/channels/channel-service.js';
 import { ConfigError, loadConfig } from '../src/config/env.js';
 import { connectDatabase } from '../src/db/connect.js';
 import { loggerOptions } from '../src/logger.js';
+import { createServices } from '../src/services.js';
 
 function fail(message: string): never {
   process.stderr.write(`renew-channels: ${message}\n`);
@@ -39,16 +39,10 @@ async function main(): Promise<void> {
     fail(`cannot connect to MongoDB (MONGODB_URI): ${(err as Error).message}`);
   }
   try {
-    const { clients } = createAccountServices({ config, conn });
-    const channels = new ChannelService({
-      conn,
-      clients,
-      publicBaseUrl: config.publicBaseUrl,
-      ttlSeconds: config.channels.ttlSeconds,
-      renewLeadSeconds: config.channels.renewLeadSeconds,
-      log,
-    });
-    const report = await channels.renewDue();
+    // The production wiring; nothing is started (no cron, no syncs), only one renewal pass runs.
+    const services = createServices(config, conn, log);
+    const report = await services.renewChannels();
+    await services.close();
     if (report.failed.length > 0) {
       const first = report.failed[0];
       fail(`${report.failed.length} of ${report.candidates} calendar(s) could not be given a channel (first: calendar ${first?.calendarId}: ${first?.error}); ${summary(report)}`);

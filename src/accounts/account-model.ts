@@ -1,0 +1,51 @@
+import { Schema, type Connection, type HydratedDocument } from 'mongoose';
+
+export const ACCOUNT_KINDS = ['oauth', 'service_account'] as const;
+export type AccountKind = (typeof ACCOUNT_KINDS)[number];
+
+/**
+ * An account holds the credentials calsync uses for its calendars. They are stored only sealed
+ * (AES-256-GCM, see src/crypto/secret-box.ts): iv + tag + ciphertext, never plaintext, and the
+ * sealed field is not selected by default so no listing query drags it along.
+ */
+export interface SealedCredentialsRecord {
+  v: number;
+  iv: Buffer;
+  tag: Buffer;
+  ciphertext: Buffer;
+}
+
+export interface AccountRecord {
+  kind: AccountKind;
+  label: string | null;
+  sealedCredentials: SealedCredentialsRecord;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const sealedSchema = new Schema<SealedCredentialsRecord>(
+  {
+    v: { type: Number, required: true },
+    iv: { type: Buffer, required: true },
+    tag: { type: Buffer, required: true },
+    ciphertext: { type: Buffer, required: true },
+  },
+  { _id: false },
+);
+
+const accountSchema = new Schema<AccountRecord>(
+  {
+    kind: { type: String, enum: ACCOUNT_KINDS, required: true },
+    label: { type: String, default: null },
+    sealedCredentials: { type: sealedSchema, required: true, select: false },
+  },
+  { timestamps: true, collection: 'accounts' },
+);
+
+const build = (conn: Connection) => conn.model('Account', accountSchema);
+export type AccountModel = ReturnType<typeof build>;
+export type AccountDoc = HydratedDocument<AccountRecord>;
+
+export function accountModel(conn: Connection): AccountModel {
+  return (conn.models.Account as AccountModel | undefined) ?? build(conn);
+}

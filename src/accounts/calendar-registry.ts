@@ -1,0 +1,96 @@
+import { Types, type Connection } from 'mongoose';
+import type { ChannelService, EnsureResult } from '../channels/channel-service.js';
+import { calendarModel, type CalendarModel } from '../models/calendar.js';
+import { eventModel, type EventModel } from '../models/event.js';
+import type { SyncRequester, SyncMode } from '../sync/types.js';
+import { AccountNotFoundError, type AccountService } from './account-service.js';
+import { CalendarNotFoundError } from './calendar-clients.js';
+
+export class CalendarExistsError extends Error {
+  readonly code = 'CALENDAR_EXISTS';
+  constructor(readonly existingId: string) {
+    super('this calendar is already registered for this account');
+    this.name = 'CalendarExistsError';
+  }
+}
+
+export interface RegisteredCalendar {
+  id: string;
+  accountId: string;
+  googleCalendarId: string;
+  mode: 'push' | 'polling';
+  modeReason: string | null;
+  channel: EnsureResult;
+}
+
+const isDuplicateKey = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 11000;
+
+/**
+ * Registering and removing calendars: the operations behind the admin API. Registration opens the
+ * watch channel first and then asks for the full sync, so no change between the two is missed:
+ * a change after the watch pings us, and a ping during the full sync is coalesced into one more pass.
+ */
+export class CalendarRegistry {
+  private readonly Calendar: CalendarModel;
+  private readonly Event: EventModel;
+
+  constructor(
+    conn: Connection,
+    private readonly deps: { accounts: AccountService; channels: ChannelService; sync: SyncRequester },
+  ) {
+    this.Calendar = calendarModel(conn);
+    this.Event = eventModel(conn);
+  }
+
+  async register(accountId: string, googleCalendarId: string): Promise<RegisteredCalendar> {
+    if (!(await this.deps.accounts.exists(accountId))) throw new AccountNotFoundError(accountId);
+    let id: string;
+    try {
+      const doc = await this.Calendar.create({ accountId, googleCalendarId });
+      id = doc._id.toHexString();
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const existing = await this.Calendar.findOne({ accountId, googleCalendarId }).select({ _id: 1 }).lean();
+      throw new CalendarExistsError(existing?._id.toHexString() ?? '');
+    }
+    let channel: EnsureResult;
+    try {
+      channel = await this.deps.channels.ensureChannel(id);
+    } catch (err) {
+      // The calendar is registered either way; the renewal pass retries a missing channel.
+      channel = { outcome: 'failed', error: (err as Error).message };
+    }
+    this.deps.sync.requestSync(id, { mode: 'full', reason: 'registered' });
+    const cal = await this.Calendar.findById(id).select({ mode: 1, modeReason: 1 }).lean();
+    return {
+      id,
+      accountId,
+      googleCalendarId,
+      mode: cal?.mode ?? 'push',
+      modeReason: cal?.modeReason ?? null,
+      channel,
+    };
+  }
+
+  async requestSync(calendarId: string, mode: SyncMode): Promise<void> {
+    if (!(await this.exists(calendarId))) throw new CalendarNotFoundError(calendarId);
+    this.deps.sync.requestSync(calendarId, { mode, reason: 'admin' });
+  }
+
+  /**
+   * Removes the calendar first (so pings and syncs for it become no-ops), then stops its channels
+   * and deletes its mirror. Channel stops that fail stay recorded and the renewal pass retries them.
+   */
+  async remove(calendarId: string): Promise<{ channelsStopped: number; channelStopsPending: number; eventsRemoved: number }> {
+    if (!Types.ObjectId.isValid(calendarId)) throw new CalendarNotFoundError(calendarId);
+    const removed = await this.Calendar.deleteOne({ _id: calendarId });
+    if (removed.deletedCount === 0) throw new CalendarNotFoundError(calendarId);
+    const stops = await this.deps.channels.retireCalendarChannels(calendarId, 'calendar removed');
+    const events = await this.Event.deleteMany({ calendarId: new Types.ObjectId(calendarId) });
+    return { channelsStopped: stops.stopped, channelStopsPending: stops.failed, eventsRemoved: events.deletedCount };
+  }
+
+  async exists(calendarId: string): Promise<boolean> {
+    return Types.ObjectId.isValid(calendarId) && (await this.Calendar.exists({ _id: calendarId })) !== null;
+  }
+}

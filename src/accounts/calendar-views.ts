@@ -1,0 +1,205 @@
+import { Types, type Connection } from 'mongoose';
+import { channelModel, type ChannelModel } from '../channels/channel-model.js';
+import { calendarModel, DELIVERY_MODES, SYNC_STATES, type CalendarModel } from '../models/calendar.js';
+import { eventModel, type EventModel } from '../models/event.js';
+
+/** The sync state an operator sees. Never the sync token itself, only whether there is one. */
+export interface CalendarState {
+  id: string;
+  accountId: string;
+  googleCalendarId: string;
+  mode: string;
+  modeReason: string | null;
+  state: string;
+  incrementalEnabled: boolean | null;
+  hasSyncToken: boolean;
+  lastSyncedAt: Date | null;
+  lastFullSyncAt: Date | null;
+  lastSyncDurationMs: number | null;
+  eventCount: number;
+  lastError: { code: string | null; message: string | null; at: Date | null } | null;
+  channel: { id: string; status: string; expiration: Date | null; lastPingAt: Date | null } | null;
+}
+
+export interface MirroredEvent {
+  id: string;
+  status: string | null;
+  summary: string | null;
+  start: unknown;
+  end: unknown;
+  updated: Date | null;
+  recurringEventId: string | null;
+  etag: string | null;
+  /** The Google resource as last received. */
+  data: unknown;
+}
+
+export interface EventsPage {
+  events: MirroredEvent[];
+  nextCursor: string | null;
+}
+
+export interface FleetStatus {
+  calendars: { total: number; byState: Record<string, number>; byMode: Record<string, number> };
+  channels: {
+    pending: number;
+    active: number;
+    superseded: number;
+    /** Superseded channels whose channels.stop failed at least once (retried every renewal pass). */
+    supersededAwaitingStopRetry: number;
+    /** Active channels past their expiration: their calendar is not getting pings. */
+    expired: number;
+    /** Active channels inside the renewal lead (the next renewal pass replaces them). */
+    dueForRenewal: number;
+    nextExpiration: Date | null;
+    pushCalendarsWithoutChannel: number;
+  };
+}
+
+export class InvalidCursorError extends Error {
+  readonly code = 'INVALID_CURSOR';
+  constructor() {
+    super('cursor is not one this API returned');
+    this.name = 'InvalidCursorError';
+  }
+}
+
+/** Opaque to clients; today the last event's _id, versioned so the format can change. */
+const encodeCursor = (id: Types.ObjectId): string => Buffer.from(`v1:${id.toHexString()}`).toString('base64url');
+function decodeCursor(cursor: string): Types.ObjectId {
+  const m = /^v1:([0-9a-f]{24})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m?.[1]) throw new InvalidCursorError();
+  return new Types.ObjectId(m[1]);
+}
+
+/** Read models for the admin API: per-calendar state, the mirror, and the fleet summary. */
+export class CalendarViews {
+  private readonly Calendar: CalendarModel;
+  private readonly Event: EventModel;
+  private readonly Channel: ChannelModel;
+
+  constructor(
+    conn: Connection,
+    private readonly opts: { renewLeadSeconds: number; now?: () => number },
+  ) {
+    this.Calendar = calendarModel(conn);
+    this.Event = eventModel(conn);
+    this.Channel = channelModel(conn);
+  }
+
+  async list(): Promise<CalendarState[]> {
+    return this.states({});
+  }
+
+  async get(calendarId: string): Promise<CalendarState | null> {
+    if (!Types.ObjectId.isValid(calendarId)) return null;
+    const [state] = await this.states({ _id: new Types.ObjectId(calendarId) });
+    return state ?? null;
+  }
+
+  async events(calendarId: string, limit: number, cursor?: string): Promise<EventsPage> {
+    const filter: Record<string, unknown> = { calendarId: new Types.ObjectId(calendarId) };
+    if (cursor) filter._id = { $gt: decodeCursor(cursor) };
+    const docs = await this.Event.find(filter).sort({ _id: 1 }).limit(limit + 1).lean();
+    const page = docs.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      events: page.map((e) => ({
+        id: e.googleEventId,
+        status: e.status ?? null,
+        summary: e.summary ?? null,
+        start: e.start ?? null,
+        end: e.end ?? null,
+        updated: e.updated ?? null,
+        recurringEventId: e.recurringEventId ?? null,
+        etag: e.etag ?? null,
+        data: e.data,
+      })),
+      nextCursor: docs.length > limit && last ? encodeCursor(last._id) : null,
+    };
+  }
+
+  async fleet(): Promise<FleetStatus> {
+    const now = (this.opts.now ?? Date.now)();
+    const byState = Object.fromEntries(SYNC_STATES.map((s) => [s, 0])) as Record<string, number>;
+    const byMode = Object.fromEntries(DELIVERY_MODES.map((m) => [m, 0])) as Record<string, number>;
+    const rows = await this.Calendar.aggregate<{ _id: { state: string; mode: string }; n: number }>([
+      { $group: { _id: { state: '$state', mode: '$mode' }, n: { $sum: 1 } } },
+    ]);
+    let total = 0;
+    for (const r of rows) {
+      total += r.n;
+      byState[r._id.state] = (byState[r._id.state] ?? 0) + r.n;
+      byMode[r._id.mode] = (byMode[r._id.mode] ?? 0) + r.n;
+    }
+    const byStatus: Record<'pending' | 'active' | 'superseded', number> = { pending: 0, active: 0, superseded: 0 };
+    const live = await this.Channel.find({ status: { $in: ['pending', 'active', 'superseded'] } })
+      .select({ status: 1, expiration: 1, calendarId: 1, stopAttempts: 1 })
+      .lean();
+    const renewBefore = now + this.opts.renewLeadSeconds * 1000;
+    let expired = 0;
+    let dueForRenewal = 0;
+    let stopRetries = 0;
+    let nextExpiration: number | null = null;
+    const covered = new Set<string>();
+    for (const c of live) {
+      if (c.status === 'pending' || c.status === 'active' || c.status === 'superseded') byStatus[c.status]++;
+      if (c.status === 'superseded' && (c.stopAttempts ?? 0) > 0) stopRetries++;
+      if (c.status !== 'active' && c.status !== 'pending') continue;
+      covered.add(String(c.calendarId));
+      const exp = c.expiration?.getTime();
+      if (c.status !== 'active' || exp === undefined) continue;
+      if (exp <= now) expired++;
+      else if (exp <= renewBefore) dueForRenewal++;
+      if (exp > now && (nextExpiration === null || exp < nextExpiration)) nextExpiration = exp;
+    }
+    const push = await this.Calendar.find({ mode: 'push' }).select({ _id: 1 }).lean();
+    return {
+      calendars: { total, byState, byMode },
+      channels: {
+        ...byStatus,
+        supersededAwaitingStopRetry: stopRetries,
+        expired,
+        dueForRenewal,
+        nextExpiration: nextExpiration === null ? null : new Date(nextExpiration),
+        pushCalendarsWithoutChannel: push.filter((c) => !covered.has(String(c._id))).length,
+      },
+    };
+  }
+
+  private async states(filter: Record<string, unknown>): Promise<CalendarState[]> {
+    const calendars = await this.Calendar.find(filter).select('+syncToken').sort({ _id: 1 }).lean();
+    if (calendars.length === 0) return [];
+    const ids = calendars.map((c) => c._id);
+    const counts = await this.Event.aggregate<{ _id: Types.ObjectId; n: number }>([
+      { $match: { calendarId: { $in: ids } } },
+      { $group: { _id: '$calendarId', n: { $sum: 1 } } },
+    ]);
+    const countOf = new Map(counts.map((c) => [String(c._id), c.n]));
+    const channels = await this.Channel.find({ calendarId: { $in: ids }, status: { $in: ['active', 'pending'] } })
+      .sort({ status: 1, createdAt: -1 })
+      .lean();
+    const channelOf = new Map<string, (typeof channels)[number]>();
+    // Active sorts before pending: an active channel wins over one still being opened.
+    for (const ch of channels) if (!channelOf.has(String(ch.calendarId))) channelOf.set(String(ch.calendarId), ch);
+    return calendars.map((c) => {
+      const ch = channelOf.get(String(c._id));
+      return {
+        id: c._id.toHexString(),
+        accountId: c.accountId.toHexString(),
+        googleCalendarId: c.googleCalendarId,
+        mode: c.mode,
+        modeReason: c.modeReason ?? null,
+        state: c.state,
+        incrementalEnabled: c.incrementalEnabled ?? null,
+        hasSyncToken: typeof c.syncToken === 'string' && c.syncToken.length > 0,
+        lastSyncedAt: c.lastSyncedAt ?? null,
+        lastFullSyncAt: c.lastFullSyncAt ?? null,
+        lastSyncDurationMs: c.lastSyncDurationMs ?? null,
+        eventCount: countOf.get(String(c._id)) ?? 0,
+        lastError: c.lastError ? { code: c.lastError.code ?? null, message: c.lastError.message ?? null, at: c.lastError.at ?? null } : null,
+        channel: ch ? { id: ch._id, status: ch.status, expiration: ch.expiration ?? null, lastPingAt: ch.lastPingAt ?? null } : null,
+      };
+    });
+  }
+}

@@ -1,0 +1,55 @@
+import { Schema, type Connection, type InferSchemaType, type HydratedDocument } from 'mongoose';
+
+/**
+ * Channel lifecycle (every channel ever opened is recorded until it is stopped, so none is orphaned):
+ *   pending    saved before `events.watch` is called; a `sync` ping may arrive before watch returns
+ *   active     watch confirmed; the calendar's current channel (at most one once renewal settles)
+ *   superseded replaced (or its calendar removed); still delivering until `channels.stop` succeeds
+ *   stopped    stopped at Google, refused by Google, or never confirmed
+ */
+export const CHANNEL_STATUSES = ['pending', 'active', 'superseded', 'stopped'] as const;
+export type ChannelStatus = (typeof CHANNEL_STATUSES)[number];
+
+const channelSchema = new Schema(
+  {
+    /** The channel id we gave Google (a UUID); pings carry it in X-Goog-Channel-ID. */
+    _id: { type: String, required: true },
+    calendarId: { type: Schema.Types.ObjectId, required: true },
+    /** Kept so a channel can still be stopped after its calendar was removed. */
+    accountId: { type: Schema.Types.ObjectId, required: true },
+    googleCalendarId: { type: String, required: true },
+    /** SHA-256 (hex) of the per-channel token; the token itself is never stored. */
+    tokenHash: { type: String, required: true, select: false },
+    resourceId: { type: String, default: null },
+    resourceUri: { type: String, default: null },
+    expiration: { type: Date, default: null },
+    status: { type: String, enum: CHANNEL_STATUSES, required: true, default: 'pending' },
+    /** Highest X-Goog-Message-Number seen; only ever raised (compare-and-set), so replays cause nothing. */
+    lastMessageNumber: { type: Number, default: 0 },
+    lastPingAt: { type: Date, default: null },
+    activatedAt: { type: Date, default: null },
+    supersededAt: { type: Date, default: null },
+    supersededBy: { type: String, default: null },
+    stoppedAt: { type: Date, default: null },
+    /** Why the channel ended up stopped without a successful channels.stop (refused, never confirmed…). */
+    endReason: { type: String, default: null },
+    watchError: { type: String, default: null },
+    stopAttempts: { type: Number, default: 0 },
+    lastStopError: { type: String, default: null },
+    /** Short lease so two renewers do not both call channels.stop for the same channel. */
+    stopClaimUntil: { type: Date, default: null },
+  },
+  { timestamps: true, collection: 'channels' },
+);
+
+channelSchema.index({ calendarId: 1, status: 1 });
+channelSchema.index({ status: 1, expiration: 1 });
+
+export type ChannelRecord = InferSchemaType<typeof channelSchema>;
+export type ChannelDoc = HydratedDocument<ChannelRecord>;
+const build = (conn: Connection) => conn.model('Channel', channelSchema);
+export type ChannelModel = ReturnType<typeof build>;
+
+export function channelModel(conn: Connection): ChannelModel {
+  return (conn.models.Channel as ChannelModel | undefined) ?? build(conn);
+}

@@ -1,0 +1,27 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AccountService } from '../../accounts/account-service.js';
+import type { AccountCredentials } from '../../accounts/credentials.js';
+import { HttpError } from './errors.js';
+import { CreateAccountBody, CreatedId, ErrorReply } from './schemas.js';
+
+/** POST /admin/accounts: stores credentials sealed; the reply carries the id only, never the credentials. */
+export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService }> = async (app, { accounts }) => {
+  app.post(
+    '/accounts',
+    { schema: { body: CreateAccountBody, response: { 201: CreatedId, 400: ErrorReply, 401: ErrorReply } } },
+    async (req, reply) => {
+      const { refreshToken, serviceAccountKey, subject, label } = req.body;
+      let credentials: AccountCredentials;
+      if (refreshToken !== undefined && serviceAccountKey === undefined && subject === undefined) {
+        credentials = { kind: 'oauth', refreshToken };
+      } else if (refreshToken === undefined && serviceAccountKey !== undefined && subject !== undefined) {
+        credentials = { kind: 'service_account', serviceAccountKey, subject };
+      } else {
+        throw new HttpError(400, 'BAD_REQUEST', 'give either refreshToken, or serviceAccountKey and subject');
+      }
+      const { id } = await accounts.create(credentials, label ?? null);
+      req.log.info({ accountId: id, kind: credentials.kind }, 'account registered');
+      return reply.code(201).send({ id });
+    },
+  );
+};

@@ -1,0 +1,25 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { AccountService } from '../../accounts/account-service.js';
+import type { CalendarRegistry } from '../../accounts/calendar-registry.js';
+import type { CalendarViews } from '../../accounts/calendar-views.js';
+import type { Alert } from '../../ops/alerts.js';
+import { accountRoutes } from './accounts.js';
+import { bearerAuth } from './auth.js';
+import { calendarRoutes } from './calendars.js';
+import { statusRoutes } from './status.js';
+
+export interface AdminRoutesOptions {
+  adminToken: string;
+  accounts: AccountService;
+  registry: CalendarRegistry;
+  views: CalendarViews;
+  alerts?: () => Promise<Alert[]>;
+}
+
+/** The admin API (DESIGN.md §5) under /admin, every route behind the bearer token. */
+export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, opts) => {
+  app.addHook('onRequest', bearerAuth(opts.adminToken));
+  await app.register(accountRoutes, { prefix: '/admin', accounts: opts.accounts });
+  await app.register(calendarRoutes, { prefix: '/admin', registry: opts.registry, views: opts.views });
+  await app.register(statusRoutes, { prefix: '/admin', views: opts.views, ...(opts.alerts ? { alerts: opts.alerts } : {}) });
+};

@@ -1,0 +1,123 @@
+import { Type } from '@fastify/type-provider-typebox';
+
+const Timestamp = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+export const ObjectIdString = Type.String({ pattern: '^[0-9a-fA-F]{24}$', description: 'a calsync id' });
+
+export const ErrorReply = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});
+
+export const IdParams = Type.Object({ id: ObjectIdString });
+
+/** `{refreshToken, label?}` or `{serviceAccountKey, subject, label?}`; exclusivity is checked in the route. */
+export const CreateAccountBody = Type.Object(
+  {
+    refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    serviceAccountKey: Type.Optional(
+      Type.Object(
+        { client_email: Type.String({ minLength: 3, maxLength: 320 }), private_key: Type.String({ minLength: 1, maxLength: 16384 }) },
+        { additionalProperties: true },
+      ),
+    ),
+    subject: Type.Optional(Type.String({ minLength: 3, maxLength: 320 })),
+    label: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const CreatedId = Type.Object({ id: Type.String() });
+
+export const CreateCalendarBody = Type.Object(
+  { accountId: ObjectIdString, googleCalendarId: Type.String({ minLength: 1, maxLength: 1024 }) },
+  { additionalProperties: false },
+);
+
+export const CalendarState = Type.Object({
+  id: Type.String(),
+  accountId: Type.String(),
+  googleCalendarId: Type.String(),
+  mode: Type.String(),
+  modeReason: Type.Union([Type.String(), Type.Null()]),
+  state: Type.String(),
+  incrementalEnabled: Type.Union([Type.Boolean(), Type.Null()]),
+  hasSyncToken: Type.Boolean(),
+  lastSyncedAt: Timestamp,
+  lastFullSyncAt: Timestamp,
+  lastSyncDurationMs: Type.Union([Type.Number(), Type.Null()]),
+  eventCount: Type.Integer(),
+  lastError: Type.Union([
+    Type.Object({ code: Type.Union([Type.String(), Type.Null()]), message: Type.Union([Type.String(), Type.Null()]), at: Timestamp }),
+    Type.Null(),
+  ]),
+  channel: Type.Union([
+    Type.Object({ id: Type.String(), status: Type.String(), expiration: Timestamp, lastPingAt: Timestamp }),
+    Type.Null(),
+  ]),
+});
+
+export const RegisteredCalendar = Type.Object({
+  id: Type.String(),
+  accountId: Type.String(),
+  googleCalendarId: Type.String(),
+  mode: Type.String(),
+  modeReason: Type.Union([Type.String(), Type.Null()]),
+  channel: Type.Object({
+    outcome: Type.String(),
+    id: Type.Optional(Type.String()),
+    expiration: Type.Optional(Timestamp),
+    error: Type.Optional(Type.String()),
+  }),
+  sync: Type.Literal('requested'),
+});
+
+export const SyncBody = Type.Object({ mode: Type.Union([Type.Literal('incremental'), Type.Literal('full')]) }, { additionalProperties: false });
+export const SyncAccepted = Type.Object({ id: Type.String(), mode: Type.String(), status: Type.Literal('requested') });
+
+export const EventsQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+});
+
+export const EventsPage = Type.Object({
+  events: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      status: Type.Union([Type.String(), Type.Null()]),
+      summary: Type.Union([Type.String(), Type.Null()]),
+      start: Type.Unknown(),
+      end: Type.Unknown(),
+      updated: Timestamp,
+      recurringEventId: Type.Union([Type.String(), Type.Null()]),
+      etag: Type.Union([Type.String(), Type.Null()]),
+      data: Type.Unknown(),
+    }),
+  ),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const Deleted = Type.Object({
+  id: Type.String(),
+  deleted: Type.Literal(true),
+  channelsStopped: Type.Integer(),
+  channelStopsPending: Type.Integer(),
+  eventsRemoved: Type.Integer(),
+});
+
+const Counts = Type.Record(Type.String(), Type.Integer());
+
+export const FleetStatus = Type.Object({
+  calendars: Type.Object({ total: Type.Integer(), byState: Counts, byMode: Counts }),
+  channels: Type.Object({
+    pending: Type.Integer(),
+    active: Type.Integer(),
+    superseded: Type.Integer(),
+    supersededAwaitingStopRetry: Type.Integer(),
+    expired: Type.Integer(),
+    dueForRenewal: Type.Integer(),
+    nextExpiration: Timestamp,
+    pushCalendarsWithoutChannel: Type.Integer(),
+  }),
+  alerts: Type.Array(
+    Type.Object({ name: Type.String(), severity: Type.String(), message: Type.String(), value: Type.Number(), threshold: Type.Number() }),
+  ),
+});

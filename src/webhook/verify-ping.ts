@@ -1,0 +1,69 @@
+import type { Connection } from 'mongoose';
+import { channelModel, type ChannelModel } from '../channels/channel-model.js';
+import { matchesHash } from '../crypto/hash.js';
+import type { Ping, RejectionReason } from './ping.js';
+
+export interface VerifiedChannel {
+  channelId: string;
+  calendarId: string;
+  /** False while the watch call has not returned: the ping then tells us the resource id. */
+  resourceIdKnown: boolean;
+}
+
+export type Verdict = { ok: true; channel: VerifiedChannel } | { ok: false; reason: RejectionReason };
+
+/**
+ * Decides whether a ping comes from one of our channels, before anything acts on it:
+ *   known channel → token matches its stored hash (constant time) → not stopped → resource id
+ *   matches → not expired.
+ * The token is checked right after existence, so only a holder of the channel's secret learns
+ * anything about the channel's state (and the HTTP answer is uniform anyway).
+ *
+ * Pending channels (watch not returned yet) are accepted: Google's first `sync` ping can beat the
+ * watch response, and we do not know their resource id yet. Superseded channels are accepted too:
+ * during a renewal's overlap they are still ours and still delivering.
+ */
+export class PingVerifier {
+  private readonly Channel: ChannelModel;
+
+  constructor(
+    conn: Connection,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.Channel = channelModel(conn);
+  }
+
+  async verify(ping: Ping): Promise<Verdict> {
+    const channel = await this.Channel.findById(ping.channelId)
+      .select({ tokenHash: 1, status: 1, resourceId: 1, expiration: 1, calendarId: 1 })
+      .lean();
+    if (!channel) return { ok: false, reason: 'unknown_channel' };
+    if (ping.token === null || !matchesHash(ping.token, channel.tokenHash)) return { ok: false, reason: 'token_mismatch' };
+    if (channel.status === 'stopped') return { ok: false, reason: 'channel_stopped' };
+    if (channel.resourceId && channel.resourceId !== ping.resourceId) return { ok: false, reason: 'resource_mismatch' };
+    if (channel.expiration && channel.expiration.getTime() <= this.now()) return { ok: false, reason: 'channel_expired' };
+    return {
+      ok: true,
+      channel: { channelId: channel._id, calendarId: channel.calendarId.toHexString(), resourceIdKnown: Boolean(channel.resourceId) },
+    };
+  }
+
+  /**
+   * Raises the channel's highest message number to `n` if `n` is higher: one atomic conditional
+   * update, so of two concurrent deliveries of the same number exactly one counts. False means the
+   * number was already seen (a retry or an out-of-order older ping).
+   */
+  async recordMessageNumber(ping: Ping, channel: VerifiedChannel): Promise<boolean> {
+    const now = new Date(this.now());
+    const res = await this.Channel.updateOne(
+      { _id: ping.channelId, status: { $ne: 'stopped' }, lastMessageNumber: { $lt: ping.messageNumber } },
+      { $set: { lastMessageNumber: ping.messageNumber, lastPingAt: now } },
+    );
+    if (res.matchedCount === 0) return false;
+    if (channel.resourceIdKnown) return true;
+    // A verified ping on a channel whose watch has not returned tells us its resource id; keeping it
+    // means the channel can still be stopped if the watch call never completes.
+    await this.Channel.updateOne({ _id: ping.channelId, resourceId: null }, { $set: { resourceId: ping.resourceId } });
+    return true;
+  }
+}
