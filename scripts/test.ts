@@ -27,8 +27,23 @@ try {
 log(`test database: ${db.kind} at ${db.uri} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
 const tap = spawn(path.join(repoRoot, 'node_modules', '.bin', 'tap'), process.argv.slice(2), {
-  stdio: 'inherit',
+  stdio: ['inherit', 'pipe', 'inherit'],
   env: { ...process.env, MONGODB_URI: db.uri },
+});
+
+// tap's own closing line is `# { total: N, pass: N, fail: N, … }`; CI tooling reads the plain
+// form, so it is repeated as `tests: N passed, N failed, N skipped` once tap is done.
+let summary: Record<string, number> | null = null;
+let pending = '';
+tap.stdout.on('data', (chunk: Buffer) => {
+  process.stdout.write(chunk);
+  pending += chunk.toString('utf8');
+  const lines = pending.split('\n');
+  pending = lines.pop() ?? '';
+  for (const line of lines) {
+    const m = /^# \{ (total: \d+.*) \}\s*$/.exec(line);
+    if (m?.[1]) summary = Object.fromEntries(m[1].split(', ').map((kv) => kv.split(': ')).map(([k, v]) => [k, Number(v)]));
+  }
 });
 
 // Ctrl-C reaches tap through the terminal's process group; a SIGTERM sent to us alone is passed
@@ -46,6 +61,13 @@ const code = await new Promise<number>((resolve) => {
   });
   tap.once('exit', (status, signal) => resolve(status ?? (signal ? 1 : 2)));
 });
+
+if (summary) {
+  const s = summary as Record<string, number>;
+  process.stdout.write(`\ntests: ${s.pass ?? 0} passed, ${s.fail ?? 0} failed, ${(s.skip ?? 0) + (s.todo ?? 0)} skipped\n`);
+} else {
+  process.stdout.write(`\ntests: tap printed no summary (exit ${code})\n`);
+}
 
 try {
   await db.stop();

@@ -1,15 +1,29 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Connection } from 'mongoose';
+import type { Logger } from 'pino';
 import type { Config } from './config/env.js';
 import { loggerOptions } from './logger.js';
+import { createServices, type ServiceOverrides, type Services } from './services.js';
 import { healthRoutes } from './http/health.js';
 import { errorHandler } from './http/errors.js';
+import { metricsRoutes } from './http/metrics.js';
+import { webhookRoutes } from './http/webhook.js';
+import { adminRoutes } from './http/admin/index.js';
+import { dashboardRoutes } from './http/dashboard.js';
 
 export interface BuildAppOptions {
   config: Config;
   conn: Connection;
   /** Override the logger (tests pass false). Defaults to pino at config.logLevel with secrets redacted. */
-  logger?: FastifyServerOptions['logger'];
+  logger?: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance'];
+  /** Test seams for the domain services (client builder, engine knobs, clock). */
+  overrides?: ServiceOverrides;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
 }
 
 /**
@@ -17,14 +31,38 @@ export interface BuildAppOptions {
  * app here, so what the tests inject into is what production runs.
  */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const { config, conn } = opts;
+  const isInstance = typeof opts.logger === 'object' && opts.logger !== null && 'child' in opts.logger;
   const app = Fastify({
-    logger: opts.logger ?? loggerOptions(opts.config.logLevel),
+    ...(isInstance
+      ? { loggerInstance: opts.logger as FastifyServerOptions['loggerInstance'] }
+      : { logger: (opts.logger as FastifyServerOptions['logger']) ?? loggerOptions(config.logLevel) }),
     // Pings and admin calls are small; a large body is an attack or a mistake.
     bodyLimit: 1024 * 1024,
     trustProxy: true,
     return503OnClosing: true,
-  });
+  }) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
-  await app.register(healthRoutes, { conn: opts.conn });
+
+  // Fastify's logger is pino underneath; the domain takes it as pino's Logger.
+  const services = createServices(config, conn, app.log as unknown as Logger, opts.overrides);
+  app.decorate('services', services);
+  app.addHook('onClose', async () => services.close());
+
+  await app.register(healthRoutes, { conn });
+  await app.register(metricsRoutes, { services });
+  await app.register(webhookRoutes, {
+    receiver: services.receiver,
+    metrics: services.webhookMetrics,
+    rateLimit: { perSource: config.webhook.rateLimitPerSource, global: config.webhook.rateLimitGlobal },
+  });
+  await app.register(adminRoutes, {
+    adminToken: config.adminToken,
+    accounts: services.accounts,
+    registry: services.registry,
+    views: services.views,
+    alerts: services.alerts,
+  });
+  await app.register(dashboardRoutes, { adminToken: config.adminToken, services });
   return app;
 }

@@ -58,9 +58,11 @@ async function main(): Promise<void> {
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
+    await app.close().catch(() => undefined);
     await conn.close().catch(() => undefined);
     fail(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
   }
+  app.services.startCron();
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import cron from 'node-cron';
 
 /**
  * The one place that reads the environment. Everything else receives a typed, validated Config.
@@ -50,7 +51,13 @@ const httpUrl = (message: string) =>
       }
     }, message);
 
-const cronExpr = (fallback: string) => z.string().trim().optional().transform((v) => (v ? v : fallback));
+const cronExpr = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : fallback))
+    .refine((v) => cron.validate(v), 'must be a valid cron expression (e.g. "*/10 * * * *")');
 
 const schema = z
   .object({

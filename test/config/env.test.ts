@@ -28,14 +28,15 @@ t.test('several bad values are all named in one error', async (t) => {
         ENCRYPTION_KEY: 'not-32-bytes',
         INCREMENTAL_SYNC_ENABLED: 'perhaps',
         LOG_LEVEL: 'loud',
+        CRON_RENEW_SCHEDULE: 'every tuesday',
       }),
     ),
   ) as ConfigError;
   t.ok(err instanceof ConfigError);
-  for (const name of ['MONGODB_URI', 'PORT', 'ADMIN_TOKEN', 'ENCRYPTION_KEY', 'INCREMENTAL_SYNC_ENABLED', 'LOG_LEVEL']) {
+  for (const name of ['MONGODB_URI', 'PORT', 'ADMIN_TOKEN', 'ENCRYPTION_KEY', 'INCREMENTAL_SYNC_ENABLED', 'LOG_LEVEL', 'CRON_RENEW_SCHEDULE']) {
     t.ok(err.problems.some((p) => p.startsWith(name)), `${name} is named`);
   }
-  t.equal(err.problems.length, 6);
+  t.equal(err.problems.length, 7);
 });
 
 t.test('missing required values are named', async (t) => {

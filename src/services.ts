@@ -1,0 +1,129 @@
+import type { Connection } from 'mongoose';
+import type { Logger } from 'pino';
+import type { Config } from './config/env.js';
+import { registerModels, type Models } from './models/index.js';
+import { createMetrics, type Metrics } from './metrics/registry.js';
+import { AccountService, createCalendarClients, googleClientBuilder, type CalendarClientBuilder } from './accounts/index.js';
+import { CalendarRegistry } from './accounts/calendar-registry.js';
+import { CalendarViews } from './accounts/calendar-views.js';
+import { ChannelService } from './channels/index.js';
+import { SyncEngine, type SyncEngineOptions } from './sync/engine.js';
+import { PingReceiver, PingVerifier, prometheusWebhookMetrics, type WebhookMetrics } from './webhook/index.js';
+import { syncRunModel, type SyncRunModel } from './ops/sync-run.js';
+import { createSyncObserver } from './ops/sync-observer.js';
+import { evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
+import { runResyncPass } from './cron/resync-pass.js';
+import { startCron, type CronScheduler } from './cron/scheduler.js';
+
+export interface ServiceOverrides {
+  /** Replace how API clients are built (tests point them at the emulator with their own credentials). */
+  buildClient?: CalendarClientBuilder;
+  /** Engine knobs tests need (small pages, fast sleep, page hooks). */
+  engine?: Partial<Pick<SyncEngineOptions, 'pageSize' | 'sleep' | 'random' | 'onPageStored' | 'now'>>;
+  now?: () => number;
+}
+
+export interface Services {
+  config: Config;
+  models: Models;
+  SyncRun: SyncRunModel;
+  metrics: Metrics;
+  webhookMetrics: WebhookMetrics;
+  accounts: AccountService;
+  channels: ChannelService;
+  engine: SyncEngine;
+  registry: CalendarRegistry;
+  views: CalendarViews;
+  receiver: PingReceiver;
+  alerts(): Promise<Alert[]>;
+  /** One renewal pass (the cron job and `npm run renew-channels`). */
+  renewChannels(): ReturnType<ChannelService['renewDue']>;
+  /** One re-sync pass (the cron job). */
+  resync(): ReturnType<typeof runResyncPass>;
+  /** Starts the cron jobs (when CRON_ENABLED); idempotent. */
+  startCron(): void;
+  /** Stops cron and lets running syncs finish or abort; the caller closes the connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: every domain service built once, wired in one direction (HTTP → domain →
+ * storage / Google). The HTTP app, the server entry and the scripts all build from here.
+ */
+export function createServices(config: Config, conn: Connection, log: Logger, overrides: ServiceOverrides = {}): Services {
+  const models = registerModels(conn);
+  const SyncRun = syncRunModel(conn);
+  const metrics = createMetrics();
+  const webhookMetrics = prometheusWebhookMetrics(metrics);
+  const now = overrides.now ?? Date.now;
+
+  const accounts = new AccountService(conn, config.encryptionKey);
+  const clients = createCalendarClients({ conn, accounts, build: overrides.buildClient ?? googleClientBuilder(config.google) });
+
+  const engine = new SyncEngine({
+    models,
+    sync: config.sync,
+    clientFor: (calendar) => clients.forAccount(calendar.accountId),
+    logger: log,
+    onSyncFinished: createSyncObserver({ metrics, SyncRun, Calendar: models.Calendar, log }),
+    ...overrides.engine,
+  });
+
+  const channels = new ChannelService({
+    conn,
+    clients,
+    publicBaseUrl: config.publicBaseUrl,
+    ttlSeconds: config.channels.ttlSeconds,
+    renewLeadSeconds: config.channels.renewLeadSeconds,
+    log: log.child({ component: 'channels' }),
+    now,
+    onRenewalOutcome: (outcome) => metrics.channelRenewals.inc({ outcome }),
+  });
+
+  const registry = new CalendarRegistry(conn, { accounts, channels, sync: engine });
+  const views = new CalendarViews(conn, { renewLeadSeconds: config.channels.renewLeadSeconds, now });
+  const receiver = new PingReceiver(new PingVerifier(conn, now), engine);
+
+  const renewChannels = () => channels.renewDue();
+  const resync = () =>
+    runResyncPass({
+      Calendar: models.Calendar,
+      sync: engine,
+      sweepStuckSyncs: () => engine.sweepStuckSyncs(),
+      staleMinutes: config.cron.resyncStaleMinutes,
+      log: log.child({ component: 'cron' }),
+    });
+
+  let cron: CronScheduler | null = null;
+  return {
+    config,
+    models,
+    SyncRun,
+    metrics,
+    webhookMetrics,
+    accounts,
+    channels,
+    engine,
+    registry,
+    views,
+    receiver,
+    alerts: async () => evaluateAlerts(await summarizeLastHour(SyncRun)),
+    renewChannels,
+    resync,
+    startCron() {
+      if (cron || !config.cronEnabled) return;
+      cron = startCron(
+        [
+          { name: 'renew-channels', schedule: config.cron.renewSchedule, run: renewChannels },
+          { name: 'resync', schedule: config.cron.resyncSchedule, run: resync },
+        ],
+        log.child({ component: 'cron' }),
+      );
+    },
+    async close() {
+      await cron?.stop();
+      cron = null;
+      await engine.close();
+    },
+  };
+}
