@@ -39,8 +39,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       : { logger: (opts.logger as FastifyServerOptions['logger']) ?? loggerOptions(config.logLevel) }),
     // Pings and admin calls are small; a large body is an attack or a mistake.
     bodyLimit: 1024 * 1024,
-    trustProxy: true,
+    // Only known proxies may set the client address: otherwise anyone could pick their own
+    // X-Forwarded-For and dodge the per-source webhook rate limit.
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     return503OnClosing: true,
+    // A field we do not know is a client mistake worth hearing about, not something to drop quietly.
+    ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import cron from 'node-cron';
+import { isIP } from 'node:net';
 
 /**
  * The one place that reads the environment. Everything else receives a typed, validated Config.
@@ -104,6 +105,15 @@ const schema = z
     RESYNC_STALE_MINUTES: int(30, 1, 10_080),
     WEBHOOK_RATE_LIMIT_PER_SOURCE: int(600, 1, 1_000_000),
     WEBHOOK_RATE_LIMIT_GLOBAL: int(6000, 1, 10_000_000),
+    TRUST_PROXY: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((a) => a.trim()).filter(Boolean) : []))
+      .refine(
+        (list) => list.every((a) => { const [ip, bits] = a.split('/'); return isIP(ip ?? '') !== 0 && (bits === undefined || /^\d{1,3}$/.test(bits)); }),
+        'must be a comma-separated list of proxy IP addresses or CIDR ranges (e.g. "10.0.0.0/8,127.0.0.1")',
+      ),
   });
 
 type Env = z.output<typeof schema>;
@@ -133,6 +143,8 @@ export interface Config {
   };
   channels: { ttlSeconds: number; renewLeadSeconds: number };
   webhook: { rateLimitPerSource: number; rateLimitGlobal: number };
+  /** Reverse proxies whose X-Forwarded-For is trusted (empty: the socket address is the client). */
+  trustProxy: string[];
 }
 
 export class ConfigError extends Error {
@@ -155,6 +167,12 @@ function crossFieldProblems(source: NodeJS.ProcessEnv): string[] {
   const usesRealGoogle = apiRoot.replace(/\/?$/, '/') === GOOGLE_API_ROOT;
   if (usesRealGoogle && source.PUBLIC_BASE_URL?.trim().startsWith('http:')) {
     problems.push('PUBLIC_BASE_URL must be https:// when GOOGLE_API_ROOT_URL is Google (http is allowed only against the emulator)');
+  }
+  const ttl = Number(source.CHANNEL_TTL_SECONDS || 172_800);
+  const lead = Number(source.CHANNEL_RENEW_LEAD_SECONDS || 86_400);
+  if (Number.isFinite(ttl) && Number.isFinite(lead) && lead >= ttl) {
+    // Otherwise every renewal pass would find every fresh channel due and replace it again.
+    problems.push('CHANNEL_RENEW_LEAD_SECONDS must be less than CHANNEL_TTL_SECONDS');
   }
   const base = Number(source.SYNC_BACKOFF_BASE_MS || 500);
   const max = Number(source.SYNC_BACKOFF_MAX_MS || 32_000);
@@ -203,5 +221,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     channels: { ttlSeconds: e.CHANNEL_TTL_SECONDS, renewLeadSeconds: e.CHANNEL_RENEW_LEAD_SECONDS },
     webhook: { rateLimitPerSource: e.WEBHOOK_RATE_LIMIT_PER_SOURCE, rateLimitGlobal: e.WEBHOOK_RATE_LIMIT_GLOBAL },
+    trustProxy: e.TRUST_PROXY,
   };
 }

@@ -65,3 +65,16 @@ t.test('booleans accept the usual spellings', async (t) => {
   t.equal(loadConfig(testEnv({ INCREMENTAL_SYNC_ENABLED: '1' })).sync.incrementalEnabled, true);
   t.equal(loadConfig(testEnv({ CRON_ENABLED: 'FALSE' })).cronEnabled, false);
 });
+
+t.test('a renewal lead as long as the channel TTL is refused', async (t) => {
+  const err = t.throws(() => loadConfig(testEnv({ CHANNEL_TTL_SECONDS: '3600', CHANNEL_RENEW_LEAD_SECONDS: '3600' }))) as ConfigError;
+  t.same(err.problems, ['CHANNEL_RENEW_LEAD_SECONDS must be less than CHANNEL_TTL_SECONDS']);
+  t.equal(loadConfig(testEnv({ CHANNEL_TTL_SECONDS: '3600', CHANNEL_RENEW_LEAD_SECONDS: '600' })).channels.renewLeadSeconds, 600);
+});
+
+t.test('proxy trust is off unless proxy addresses are given, and bad addresses are refused', async (t) => {
+  t.same(loadConfig(testEnv()).trustProxy, []);
+  t.same(loadConfig(testEnv({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' })).trustProxy, ['10.0.0.0/8', '127.0.0.1']);
+  const err = t.throws(() => loadConfig(testEnv({ TRUST_PROXY: 'true' }))) as ConfigError;
+  t.match(err.problems[0], /^TRUST_PROXY must be a comma-separated list/);
+});

@@ -180,6 +180,24 @@ t.test('a flood from one source is limited without starving another source', asy
   t.equal(c.h.metrics.rejections.get('rate_limited_source'), 3);
 });
 
+t.test('a forged X-Forwarded-For does not dodge the per-source limit unless proxies are trusted', async (t) => {
+  const c = await setup(t, 'wh-rate-xff', { WEBHOOK_RATE_LIMIT_PER_SOURCE: '2', WEBHOOK_RATE_LIMIT_GLOBAL: '1000' });
+  const codes = [];
+  for (let i = 0; i < 4; i++) {
+    const headers = { ...pingHeaders(c), 'x-forwarded-for': `198.18.0.${i + 1}` };
+    codes.push((await c.h.app.inject({ method: 'POST', url: URL, headers, remoteAddress: '203.0.113.50' })).statusCode);
+  }
+  t.same(codes, [200, 200, 429, 429], 'the socket address counts, not the header');
+
+  const behindProxy = await setup(t, 'wh-rate-xff-proxy', { WEBHOOK_RATE_LIMIT_PER_SOURCE: '2', WEBHOOK_RATE_LIMIT_GLOBAL: '1000', TRUST_PROXY: '10.0.0.0/8' });
+  const proxied = [];
+  for (let i = 0; i < 4; i++) {
+    const headers = { ...pingHeaders(behindProxy), 'x-forwarded-for': `198.18.0.${i + 1}` };
+    proxied.push((await behindProxy.h.app.inject({ method: 'POST', url: URL, headers, remoteAddress: '10.0.0.2' })).statusCode);
+  }
+  t.same(proxied, [200, 200, 200, 200], 'behind a trusted proxy each client address has its own budget');
+});
+
 t.test('the global limit caps all sources together', async (t) => {
   const c = await setup(t, 'wh-rate-global', { WEBHOOK_RATE_LIMIT_PER_SOURCE: '100', WEBHOOK_RATE_LIMIT_GLOBAL: '3' });
   const codes = [];
