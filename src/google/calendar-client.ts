@@ -52,6 +52,7 @@ export function createCalendarClient(creds: CalendarClientCredentials): calendar
           keyId: creds.serviceAccountKey.private_key_id,
           subject: creds.subject,
           scopes: creds.scopes ?? CALENDAR_SCOPES,
+          forceRefreshOnFailure: true,
         });
   return google.calendar({ version: 'v3', auth, rootUrl: withSlash(creds.apiRootUrl), retry: false });
 }
@@ -61,6 +62,9 @@ function oauthClient(creds: OAuthCredentials): OAuth2Client {
     clientId: creds.clientId,
     clientSecret: creds.clientSecret,
     endpoints: { oauth2TokenUrl: creds.oauthTokenUrl },
+    // An access token revoked or expired early at Google's end answers 401 although our cached
+    // expiry says it is valid: refresh once and retry instead of failing the sync.
+    forceRefreshOnFailure: true,
   });
   client.setCredentials({ refresh_token: creds.refreshToken });
   return client;
