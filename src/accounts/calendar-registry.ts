@@ -78,6 +78,17 @@ export class CalendarRegistry {
   }
 
   /**
+   * The per-calendar incremental switch (rollout canary / per-calendar rollback): true or false
+   * overrides INCREMENTAL_SYNC_ENABLED for this calendar, null inherits it. The stored token is
+   * kept either way, so switching back on resumes incremental sync without a full re-list.
+   */
+  async setIncrementalEnabled(calendarId: string, enabled: boolean | null): Promise<void> {
+    if (!Types.ObjectId.isValid(calendarId)) throw new CalendarNotFoundError(calendarId);
+    const r = await this.Calendar.updateOne({ _id: calendarId }, { $set: { incrementalEnabled: enabled } });
+    if (r.matchedCount === 0) throw new CalendarNotFoundError(calendarId);
+  }
+
+  /**
    * Removes the calendar first (so pings and syncs for it become no-ops), then stops its channels
    * and deletes its mirror. Channel stops that fail stay recorded and the renewal pass retries them.
    */

@@ -3,6 +3,7 @@ import type { CalendarRegistry } from '../../accounts/calendar-registry.js';
 import type { CalendarState as State, CalendarViews } from '../../accounts/calendar-views.js';
 import { toHttpError, HttpError } from './errors.js';
 import {
+  CalendarSettingsBody,
   CalendarState,
   CreateCalendarBody,
   Deleted,
@@ -66,6 +67,18 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
     if (!state) throw new HttpError(404, 'CALENDAR_NOT_FOUND', 'calendar not found');
     return stateJson(state);
   });
+
+  app.patch(
+    '/calendars/:id',
+    { schema: { params: IdParams, body: CalendarSettingsBody, response: { 200: CalendarState, ...errors } } },
+    async (req) => {
+      await mapped(() => registry.setIncrementalEnabled(req.params.id, req.body.incrementalEnabled));
+      req.log.info({ calendarId: req.params.id, incrementalEnabled: req.body.incrementalEnabled }, 'calendar settings changed');
+      const state = await views.get(req.params.id);
+      if (!state) throw new HttpError(404, 'CALENDAR_NOT_FOUND', 'calendar not found');
+      return stateJson(state);
+    },
+  );
 
   app.post(
     '/calendars/:id/sync',
