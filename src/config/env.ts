@@ -98,6 +98,7 @@ const schema = z
     SYNC_BACKOFF_MAX_MS: int(32_000, 1, 300_000),
     SYNC_LEASE_SECONDS: int(120, 5, 3600),
     SYNC_CONCURRENCY: int(4, 1, 256),
+    SYNC_MIN_INTERVAL_MS: int(1000, 0, 60_000),
     CHANNEL_TTL_SECONDS: int(172_800, 60, 2_592_000),
     CHANNEL_RENEW_LEAD_SECONDS: int(86_400, 0, 2_592_000),
     CRON_RENEW_SCHEDULE: cronExpr('*/10 * * * *'),
@@ -140,6 +141,8 @@ export interface Config {
     backoffMaxMs: number;
     leaseSeconds: number;
     concurrency: number;
+    /** Least time between the end of one sync of a calendar and the start of the next. */
+    minIntervalMs: number;
   };
   channels: { ttlSeconds: number; renewLeadSeconds: number };
   webhook: { rateLimitPerSource: number; rateLimitGlobal: number };
@@ -173,6 +176,12 @@ function crossFieldProblems(source: NodeJS.ProcessEnv): string[] {
   if (Number.isFinite(ttl) && Number.isFinite(lead) && lead >= ttl) {
     // Otherwise every renewal pass would find every fresh channel due and replace it again.
     problems.push('CHANNEL_RENEW_LEAD_SECONDS must be less than CHANNEL_TTL_SECONDS');
+  }
+  const pace = Number(source.SYNC_MIN_INTERVAL_MS || 1000);
+  const lease = Number(source.SYNC_LEASE_SECONDS || 120);
+  if (Number.isFinite(pace) && Number.isFinite(lease) && pace * 2 > lease * 1000) {
+    // The pacing wait holds the lease without renewing it.
+    problems.push('SYNC_MIN_INTERVAL_MS must be at most half of SYNC_LEASE_SECONDS');
   }
   const base = Number(source.SYNC_BACKOFF_BASE_MS || 500);
   const max = Number(source.SYNC_BACKOFF_MAX_MS || 32_000);
@@ -218,6 +227,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       backoffMaxMs: e.SYNC_BACKOFF_MAX_MS,
       leaseSeconds: e.SYNC_LEASE_SECONDS,
       concurrency: e.SYNC_CONCURRENCY,
+      minIntervalMs: e.SYNC_MIN_INTERVAL_MS,
     },
     channels: { ttlSeconds: e.CHANNEL_TTL_SECONDS, renewLeadSeconds: e.CHANNEL_RENEW_LEAD_SECONDS },
     webhook: { rateLimitPerSource: e.WEBHOOK_RATE_LIMIT_PER_SOURCE, rateLimitGlobal: e.WEBHOOK_RATE_LIMIT_GLOBAL },

@@ -188,6 +188,7 @@ export class SyncEngine implements SyncRequester {
 
     const passes: SyncOutcome[] = [];
     let api: calendar_v3.Calendar | null = null;
+    let lastPassEnd: Date | null = null;
     for (let passNumber = 1; snap; passNumber++) {
       const current: LeaseSnapshot = snap;
       if (!api) {
@@ -200,7 +201,9 @@ export class SyncEngine implements SyncRequester {
           break;
         }
       }
+      await this.paceBeforePass(passNumber === 1 ? current.lastSyncedAt : lastPassEnd);
       const outcome = await this.runOnePass(calendarId, current, api, reason, passNumber);
+      lastPassEnd = this.now();
       passes.push(outcome);
       if (outcome.status !== 'ok') break;
       const released = await releaseLease(Calendar, calendarId, this.owner, { state: 'idle' });
@@ -209,6 +212,19 @@ export class SyncEngine implements SyncRequester {
       snap = await continueLease(Calendar, calendarId, { owner: this.owner, leaseMs: this.leaseMs, now: this.now() });
     }
     return { status: 'synced', passes };
+  }
+
+  /**
+   * A calendar that changes all the time would otherwise be synced once per change, and one busy
+   * calendar could spend its user's whole quota (600 calls/min). Holding the lease while waiting
+   * lets every ping that arrives meanwhile fold into this one pass; an isolated change (nothing
+   * synced within the interval) is not delayed at all.
+   */
+  private async paceBeforePass(previousEnd: Date | null): Promise<void> {
+    if (!previousEnd || this.sync.minIntervalMs <= 0) return;
+    const wait = previousEnd.getTime() + this.sync.minIntervalMs - this.now().getTime();
+    // An abort (shutdown) ends the wait early; the pass then sees the signal and stops cleanly.
+    if (wait > 0) await this.sleep(wait, this.closing.signal).catch(() => undefined);
   }
 
   private async runOnePass(calendarId: string, snap: LeaseSnapshot, api: calendar_v3.Calendar, reason: string, passNumber: number): Promise<SyncOutcome> {

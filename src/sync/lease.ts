@@ -18,9 +18,11 @@ export interface LeaseSnapshot {
   syncTokenSingleEvents: boolean | null;
   /** A full sync was asked for (consumed by taking the lease; restored if the pass fails). */
   pendingFullSync: boolean;
+  /** When the previous successful pass ended (paces syncs of a busy calendar). */
+  lastSyncedAt: Date | null;
 }
 
-const SNAPSHOT_FIELDS = '+syncToken accountId googleCalendarId incrementalEnabled syncTokenVersion syncTokenSingleEvents pendingFullSync';
+const SNAPSHOT_FIELDS = '+syncToken accountId googleCalendarId incrementalEnabled syncTokenVersion syncTokenSingleEvents pendingFullSync lastSyncedAt';
 
 type Raw = {
   accountId?: unknown;
@@ -30,6 +32,7 @@ type Raw = {
   syncTokenVersion?: number | null;
   syncTokenSingleEvents?: boolean | null;
   pendingFullSync?: boolean | null;
+  lastSyncedAt?: Date | null;
 };
 
 function snapshot(doc: Raw): LeaseSnapshot {
@@ -41,6 +44,7 @@ function snapshot(doc: Raw): LeaseSnapshot {
     syncTokenVersion: doc.syncTokenVersion ?? 0,
     syncTokenSingleEvents: doc.syncTokenSingleEvents ?? null,
     pendingFullSync: doc.pendingFullSync ?? false,
+    lastSyncedAt: doc.lastSyncedAt ?? null,
   };
 }
 

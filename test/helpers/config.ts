@@ -13,6 +13,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     GOOGLE_CLIENT_ID: 'test-client',
     GOOGLE_CLIENT_SECRET: 'test-secret',
     CRON_ENABLED: 'false',
+    // Tests sync back to back on purpose; pacing has its own test.
+    SYNC_MIN_INTERVAL_MS: '0',
     LOG_LEVEL: 'silent',
     ...overrides,
   };
