@@ -1,0 +1,154 @@
+// `npm run bench`: runs the scenarios (bench/scenarios/), writes bench/results/latest.json plus a
+// dated copy, and regenerates docs/benchmarks.md. One local database for the whole run (stopped at
+// the end); each scenario gets its own emulator and its own database name.
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startLocalDb } from '../scripts/lib/local-db.js';
+import { renderMarkdown, type BenchResults } from './lib/report.js';
+import { runApiCalls } from './scenarios/api-calls.js';
+import { runBurst } from './scenarios/burst.js';
+import { runLatency } from './scenarios/latency.js';
+import { runMemory } from './scenarios/memory.js';
+
+const HELP = `usage: npm run bench -- [options]
+  --quick                 small sizes, < 1 min (smoke check); does not touch docs/ unless --docs
+  --scale X               multiply the sizes (events per calendar, memory events, latency changes, burst pings) by X
+  --only LIST             comma-separated subset of: api,latency,memory,burst
+  --calendars N --events N --rounds N --changes N      scenario 1 (API calls)
+  --latency-changes N --spacing-ms N                    scenario 2 (latency)
+  --memory-events N                                     scenario 3 (memory)
+  --burst-pings N                                       scenario 4 (burst)
+  --docs / --no-docs      force / skip regenerating docs/benchmarks.md`;
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const { values: a } = parseArgs({
+  args: argv,
+  options: {
+    quick: { type: 'boolean', default: false },
+    scale: { type: 'string' },
+    only: { type: 'string' },
+    calendars: { type: 'string' },
+    events: { type: 'string' },
+    rounds: { type: 'string' },
+    changes: { type: 'string' },
+    'latency-changes': { type: 'string' },
+    'spacing-ms': { type: 'string' },
+    'memory-events': { type: 'string' },
+    'burst-pings': { type: 'string' },
+    docs: { type: 'boolean' },
+    'no-docs': { type: 'boolean' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (a.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const num = (name: string, v: string | undefined, fallback: number): number => {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+  return n;
+};
+const scale = num('scale', a.scale, 1);
+const sized = (n: number) => Math.max(1, Math.round(n * scale));
+const d = a.quick
+  ? { calendars: 3, events: 500, rounds: 2, changes: 5, latencyChanges: 30, spacingMs: 100, latencyInitial: 100, memoryEvents: 5_000, burst: 50 }
+  : { calendars: 10, events: 2_000, rounds: 3, changes: 5, latencyChanges: 200, spacingMs: 150, latencyInitial: 500, memoryEvents: 20_000, burst: 200 };
+const int = (name: string, v: string | undefined, fallback: number) => Math.round(num(name, v, fallback));
+const sizes = {
+  api: {
+    calendars: int('calendars', a.calendars, d.calendars),
+    events: int('events', a.events, sized(d.events)),
+    rounds: int('rounds', a.rounds, d.rounds),
+    changes: int('changes', a.changes, d.changes),
+  },
+  latency: { changes: int('latency-changes', a['latency-changes'], sized(d.latencyChanges)), spacingMs: int('spacing-ms', a['spacing-ms'], d.spacingMs), initialEvents: sized(d.latencyInitial) },
+  memory: { events: int('memory-events', a['memory-events'], sized(d.memoryEvents)) },
+  burst: { pings: int('burst-pings', a['burst-pings'], sized(d.burst)), spacingsMs: [0, 5] },
+};
+const ALL = ['api', 'latency', 'memory', 'burst'] as const;
+const only = new Set(a.only ? a.only.split(',').map((s) => s.trim()) : ALL);
+for (const s of only) if (!(ALL as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario "${s}" (${ALL.join(', ')})`);
+const writeDocs = a['no-docs'] ? false : (a.docs ?? !a.quick);
+
+const started = Date.now();
+const log = (msg: string) => process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`);
+const cpus = os.cpus();
+const results: BenchResults = {
+  version: 1,
+  command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+  startedAt: new Date(started).toISOString(),
+  durationMs: 0,
+  quick: a.quick,
+  machine: {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    totalMemMiB: Math.round(os.totalmem() / 2 ** 20),
+    loadAvgStart: os.loadavg(),
+    loadAvgEnd: [],
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  },
+  database: { kind: '', note: '' },
+  resultsFile: '',
+  scenarios: {},
+  errors: {},
+};
+
+log(`sizes: ${JSON.stringify(sizes)}${a.quick ? ' (quick)' : ''}`);
+const db = await startLocalDb({ log: (m) => log(`database: ${m}`) });
+let failed = false;
+try {
+  results.database = {
+    kind: db.kind === 'secantusdb' ? 'SecantusDB 0.7.0b3 (local, Python MongoDB wire-protocol server over WiredTiger)' : db.kind,
+    note:
+      db.kind === 'secantusdb'
+        ? 'Every mirror write goes through it, so absolute times and events/s are far below what MongoDB gives in production; they are the same handicap for every variant.'
+        : 'Provisioned by scripts/lib/local-db.ts.',
+  };
+  const scenarios: Array<[(typeof ALL)[number], () => Promise<void>]> = [
+    ['api', async () => void (results.scenarios.apiCalls = await runApiCalls(db.uri, sizes.api, log))],
+    ['latency', async () => void (results.scenarios.latency = await runLatency(db.uri, sizes.latency, log))],
+    ['memory', async () => void (results.scenarios.memory = await runMemory(db.uri, sizes.memory, log))],
+    ['burst', async () => void (results.scenarios.burst = await runBurst(db.uri, sizes.burst, log))],
+  ];
+  for (const [name, run] of scenarios) {
+    if (!only.has(name)) continue;
+    const t = Date.now();
+    log(`scenario ${name}: start`);
+    try {
+      await run();
+      log(`scenario ${name}: done in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      failed = true;
+      results.errors[name] = (err as Error).message;
+      log(`scenario ${name}: FAILED: ${(err as Error).stack ?? String(err)}`);
+    }
+  }
+} finally {
+  await db.stop();
+}
+
+results.durationMs = Date.now() - started;
+results.machine.loadAvgEnd = os.loadavg();
+const dir = path.join(root, 'bench', 'results');
+await mkdir(dir, { recursive: true });
+const stamp = results.startedAt.replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z');
+const dated = path.join(dir, `${stamp}${a.quick ? '-quick' : ''}.json`);
+results.resultsFile = path.relative(root, dated);
+const json = `${JSON.stringify(results, null, 2)}\n`;
+await writeFile(dated, json);
+await writeFile(path.join(dir, a.quick ? 'latest-quick.json' : 'latest.json'), json);
+log(`results: ${path.relative(root, dated)}`);
+if (writeDocs) {
+  await writeFile(path.join(root, 'docs', 'benchmarks.md'), renderMarkdown(results));
+  log('docs/benchmarks.md regenerated');
+}
+log(`finished in ${(results.durationMs / 1000).toFixed(1)} s${failed ? ' with failures' : ''}`);
+process.exit(failed ? 1 : 0);
