@@ -6,6 +6,7 @@ import type { calendar_v3 } from 'googleapis';
 import type { Connection } from 'mongoose';
 import type { Test } from 'tap';
 import { buildApp } from '../../src/app.js';
+import type { Logger } from 'pino';
 import { createCalendarClients, googleClientBuilder, type CalendarClientBuilder, type CalendarClients } from '../../src/accounts/calendar-clients.js';
 import type { AccountService } from '../../src/accounts/account-service.js';
 import type { CalendarRegistry } from '../../src/accounts/calendar-registry.js';
@@ -108,6 +109,8 @@ export interface PushHarnessOptions {
   name: string;
   /** Awaited by the engine before each events.list call (lets a test hold a sync in flight). */
   beforeList?: () => Promise<void>;
+  /** A pino logger for the app (tests that read the logs); silent by default. */
+  logger?: Logger;
 }
 
 /** A client whose `events` methods can be wrapped; everything else is the real client. */
@@ -173,7 +176,7 @@ export async function startPushHarness(t: TestLike, opts: PushHarnessOptions): P
   const app = await buildApp({
     config,
     conn,
-    logger: false,
+    logger: opts.logger ?? false,
     overrides: { buildClient: build, now, engine: { now: () => new Date(now()) } },
   });
   const services = app.services;
