@@ -1,5 +1,6 @@
 import { google, type calendar_v3 } from 'googleapis';
 import { JWT, OAuth2Client } from 'google-auth-library';
+import type { GaxiosOptions, GaxiosResponse } from 'gaxios';
 
 /** Read-only access covers events.list, events.watch and channels.stop. */
 export const CALENDAR_SCOPES = ['https://www.googleapis.com/auth/calendar.readonly'];
@@ -52,19 +53,34 @@ export function createCalendarClient(creds: CalendarClientCredentials): calendar
           keyId: creds.serviceAccountKey.private_key_id,
           subject: creds.subject,
           scopes: creds.scopes ?? CALENDAR_SCOPES,
-          forceRefreshOnFailure: true,
         });
   return google.calendar({ version: 'v3', auth, rootUrl: withSlash(creds.apiRootUrl), retry: false });
 }
 
+/**
+ * An access token Google stops honouring before our cached expiry (clock skew, early expiry)
+ * answers 401: drop it, refresh once and repeat the request, instead of failing the sync as a
+ * permission problem. google-auth-library's own `forceRefreshOnFailure` would do this for 403 as
+ * well, and Google answers rate limits with 403: that would retry them at once, without backoff.
+ */
+class RefreshOn401Client extends OAuth2Client {
+  protected override async requestAsync<T>(opts: GaxiosOptions, reAuthRetried = false): Promise<GaxiosResponse<T>> {
+    try {
+      return await super.requestAsync<T>(opts, reAuthRetried);
+    } catch (err) {
+      const status = (err as { response?: { status?: number } }).response?.status;
+      if (reAuthRetried || status !== 401 || !this.credentials.refresh_token) throw err;
+      this.credentials = { refresh_token: this.credentials.refresh_token };
+      return super.requestAsync<T>(opts, true);
+    }
+  }
+}
+
 function oauthClient(creds: OAuthCredentials): OAuth2Client {
-  const client = new OAuth2Client({
+  const client = new RefreshOn401Client({
     clientId: creds.clientId,
     clientSecret: creds.clientSecret,
     endpoints: { oauth2TokenUrl: creds.oauthTokenUrl },
-    // An access token revoked or expired early at Google's end answers 401 although our cached
-    // expiry says it is valid: refresh once and retry instead of failing the sync.
-    forceRefreshOnFailure: true,
   });
   client.setCredentials({ refresh_token: creds.refreshToken });
   return client;
