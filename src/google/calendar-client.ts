@@ -1,6 +1,5 @@
 import { google, type calendar_v3 } from 'googleapis';
 import { JWT, OAuth2Client } from 'google-auth-library';
-import type { GaxiosOptions, GaxiosResponse } from 'gaxios';
 
 /** Read-only access covers events.list, events.watch and channels.stop. */
 export const CALENDAR_SCOPES = ['https://www.googleapis.com/auth/calendar.readonly'];
@@ -63,8 +62,11 @@ export function createCalendarClient(creds: CalendarClientCredentials): calendar
  * permission problem. google-auth-library's own `forceRefreshOnFailure` would do this for 403 as
  * well, and Google answers rate limits with 403: that would retry them at once, without backoff.
  */
+// gaxios' own types come in a CJS and an ESM flavour; take the ones google-auth-library uses.
+type RequestOptions = Parameters<OAuth2Client['request']>[0];
+
 class RefreshOn401Client extends OAuth2Client {
-  protected override async requestAsync<T>(opts: GaxiosOptions, reAuthRetried = false): Promise<GaxiosResponse<T>> {
+  protected override async requestAsync<T>(opts: RequestOptions, reAuthRetried = false) {
     try {
       return await super.requestAsync<T>(opts, reAuthRetried);
     } catch (err) {

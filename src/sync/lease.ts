@@ -55,6 +55,9 @@ export interface LeaseOptions {
 }
 
 /** Records a request: the holder (or whoever takes the lease next) will sync. */
+/** Starting a pass consumes the requests recorded so far: this pass covers them. */
+const startPass = (opts: LeaseOptions) => ({ state: 'syncing', syncStartedAt: opts.now, dirty: false, pendingFullSync: false });
+
 export async function markDirty(Calendar: CalendarModel, calendarId: string, full: boolean): Promise<boolean> {
   const res = await Calendar.updateOne({ _id: calendarId }, { $set: full ? { dirty: true, pendingFullSync: true } : { dirty: true } });
   return res.matchedCount === 1;
@@ -77,15 +80,7 @@ export async function acquireLease(
   if (!opts.includeNeedsAttention) filter.state = { $ne: 'needs_attention' };
   const before = await Calendar.findOneAndUpdate(
     filter,
-    {
-      $set: {
-        lease: { owner: opts.owner, expiresAt: new Date(opts.now.getTime() + opts.leaseMs) },
-        state: 'syncing',
-        syncStartedAt: opts.now,
-        dirty: false,
-        pendingFullSync: false,
-      },
-    },
+    { $set: { lease: { owner: opts.owner, expiresAt: new Date(opts.now.getTime() + opts.leaseMs) }, ...startPass(opts) } },
     { returnDocument: 'before', projection: SNAPSHOT_FIELDS },
   ).lean<Raw>();
   return before ? snapshot(before) : null;
@@ -123,15 +118,7 @@ export async function releaseLease(
 export async function continueLease(Calendar: CalendarModel, calendarId: string, opts: LeaseOptions): Promise<LeaseSnapshot | null> {
   const before = await Calendar.findOneAndUpdate(
     { _id: calendarId, 'lease.owner': opts.owner },
-    {
-      $set: {
-        'lease.expiresAt': new Date(opts.now.getTime() + opts.leaseMs),
-        state: 'syncing',
-        syncStartedAt: opts.now,
-        dirty: false,
-        pendingFullSync: false,
-      },
-    },
+    { $set: { 'lease.expiresAt': new Date(opts.now.getTime() + opts.leaseMs), ...startPass(opts) } },
     { returnDocument: 'before', projection: SNAPSHOT_FIELDS },
   ).lean<Raw>();
   return before ? snapshot(before) : null;

@@ -1,11 +1,11 @@
 // Test wiring for the push side (accounts, channels, webhook, admin) against the emulator: the app
 // and its services come from buildApp (the production wiring), with the test's clock and clients.
-import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { calendar_v3 } from 'googleapis';
 import type { Connection } from 'mongoose';
 import type { Test } from 'tap';
 import { buildApp } from '../../src/app.js';
+import { freePort } from '../../scripts/lib/child-server.js';
 import type { Logger } from 'pino';
 import { createCalendarClients, googleClientBuilder, type CalendarClientBuilder, type CalendarClients } from '../../src/accounts/calendar-clients.js';
 import type { AccountService } from '../../src/accounts/account-service.js';
@@ -56,17 +56,6 @@ export class RecordingWebhookMetrics implements WebhookMetrics {
 }
 
 export const silentLog = { info() {}, warn() {}, error() {} };
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface PushServices {
   channels: ChannelService;
