@@ -7,7 +7,7 @@ import type { Config } from '../config/env.js';
 import type { Models } from '../models/index.js';
 import { MAX_PAGE_SIZE } from '../google/list-events.js';
 import { realSleep, type Sleep } from './backoff.js';
-import { acquireLease, continueLease, markDirty, releaseLease, renewLease, type LeaseSnapshot } from './lease.js';
+import { absorbRequests, acquireLease, continueLease, markDirty, releaseLease, renewLease, type LeaseSnapshot } from './lease.js';
 import type { PassStatus, SyncErrorCode, SyncOutcome, SyncRunResult } from './outcome.js';
 import { runPass, SyncError, type PageStoredInfo, type PassResult } from './run-pass.js';
 import type { SyncRequest, SyncRequester } from './types.js';
@@ -66,6 +66,10 @@ export class SyncEngine implements SyncRequester {
   private readonly queue: WorkQueue;
   private readonly closing = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
+  // Orders requests against passes in this process (see coveredLocally); a counter, not a clock.
+  private seq = 0;
+  private readonly requestSeq = new Map<string, number>();
+  private readonly coveredSeq = new Map<string, number>();
   /** Syncs of this process between their start and taking the lease (see requestSync). */
   private readonly starting = new Map<string, SyncRequest & { again: boolean }>();
 
@@ -80,6 +84,7 @@ export class SyncEngine implements SyncRequester {
     this.pageSize = opts.pageSize ?? MAX_PAGE_SIZE;
     this.leaseMs = opts.sync.leaseSeconds * 1000;
     this.queue = new WorkQueue(opts.sync.concurrency, async (calendarId, request) => {
+      if (request.mode !== 'full' && this.coveredLocally(calendarId)) return;
       try {
         const run = await this.syncCalendar(calendarId, request);
         this.log.debug({ calendarId, status: run.status, passes: run.passes.length }, 'requested sync done');
@@ -104,7 +109,18 @@ export class SyncEngine implements SyncRequester {
       starting.again = true;
       return;
     }
+    this.requestSeq.set(String(calendarId), ++this.seq);
     this.queue.push(String(calendarId), request);
+  }
+
+  /**
+   * True when every request this process queued for the calendar came before a pass of this
+   * process started listing: that pass saw their changes, so another pass would find nothing.
+   */
+  private coveredLocally(calendarId: string): boolean {
+    const requested = this.requestSeq.get(calendarId) ?? 0;
+    const covered = this.coveredSeq.get(calendarId) ?? 0;
+    return requested <= covered;
   }
 
   /**
@@ -201,7 +217,10 @@ export class SyncEngine implements SyncRequester {
           break;
         }
       }
-      await this.paceBeforePass(passNumber === 1 ? current.lastSyncedAt : lastPassEnd);
+      if (await this.paceBeforePass(passNumber === 1 ? current.lastSyncedAt : lastPassEnd)) {
+        await absorbRequests(Calendar, calendarId, this.owner);
+      }
+      this.coveredSeq.set(calendarId, this.seq);
       const outcome = await this.runOnePass(calendarId, current, api, reason, passNumber);
       lastPassEnd = this.now();
       passes.push(outcome);
@@ -220,11 +239,13 @@ export class SyncEngine implements SyncRequester {
    * lets every ping that arrives meanwhile fold into this one pass; an isolated change (nothing
    * synced within the interval) is not delayed at all.
    */
-  private async paceBeforePass(previousEnd: Date | null): Promise<void> {
-    if (!previousEnd || this.sync.minIntervalMs <= 0) return;
+  private async paceBeforePass(previousEnd: Date | null): Promise<boolean> {
+    if (!previousEnd || this.sync.minIntervalMs <= 0) return false;
     const wait = previousEnd.getTime() + this.sync.minIntervalMs - this.now().getTime();
+    if (wait <= 0) return false;
     // An abort (shutdown) ends the wait early; the pass then sees the signal and stops cleanly.
-    if (wait > 0) await this.sleep(wait, this.closing.signal).catch(() => undefined);
+    await this.sleep(wait, this.closing.signal).catch(() => undefined);
+    return true;
   }
 
   private async runOnePass(calendarId: string, snap: LeaseSnapshot, api: calendar_v3.Calendar, reason: string, passNumber: number): Promise<SyncOutcome> {

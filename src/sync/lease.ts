@@ -123,3 +123,12 @@ export async function continueLease(Calendar: CalendarModel, calendarId: string,
   ).lean<Raw>();
   return before ? snapshot(before) : null;
 }
+
+/**
+ * Right before a pass lists changes, the requests recorded so far are covered by it: clear `dirty`
+ * so they do not cause one more (empty) pass. A pending full-sync request is left for the holder
+ * to see when it lets go.
+ */
+export async function absorbRequests(Calendar: CalendarModel, calendarId: string, owner: string): Promise<void> {
+  await Calendar.updateOne({ _id: calendarId, 'lease.owner': owner, pendingFullSync: { $ne: true } }, { $set: { dirty: false } });
+}

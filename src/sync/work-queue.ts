@@ -2,11 +2,13 @@ import type { SyncRequest } from './types.js';
 
 /**
  * In-process queue in front of the engine: bounded concurrency, and a calendar that is already
- * waiting here is not queued twice (its requests merge; 'full' wins). Cross-process coalescing is
+ * waiting here is not queued twice (its requests merge; 'full' wins), and a calendar that is
+ * running here waits until its run ends (which usually covers it). Cross-process coalescing is
  * the lease's job; this only keeps one process from stampeding the database and Google.
  */
 export class WorkQueue {
   private readonly waiting = new Map<string, SyncRequest>();
+  private readonly active = new Set<string>();
   private running = 0;
   private idleWaiters: Array<() => void> = [];
 
@@ -42,17 +44,19 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (this.running < this.concurrency && this.waiting.size > 0) {
-      const next = this.waiting.entries().next().value;
+    while (this.running < this.concurrency) {
+      const next = [...this.waiting].find(([id]) => !this.active.has(id));
       if (!next) break;
       const [calendarId, request] = next;
       this.waiting.delete(calendarId);
+      this.active.add(calendarId);
       this.running++;
       // The worker reports its own failures; a rejection here must not stop the queue.
       void this.worker(calendarId, request)
         .catch(() => undefined)
         .finally(() => {
           this.running--;
+          this.active.delete(calendarId);
           this.pump();
           this.settle();
         });
