@@ -18,7 +18,8 @@ const HELP = `usage: npm run bench -- [options]
   --scale X               multiply the sizes (events per calendar, memory events, latency changes, burst pings) by X
   --only LIST             comma-separated subset of: api,latency,memory,burst
   --calendars N --events N --rounds N --changes N      scenario 1 (API calls)
-  --latency-changes N --spacing-ms N                    scenario 2 (latency)
+  --latency-changes N --spacing-ms N                    scenario 2 (latency): the stream, run with pacing off and with the default
+  --isolated-changes N --isolated-spacing-ms N          scenario 2: isolated changes with the default pacing (not scaled)
   --memory-events N                                     scenario 3 (memory)
   --burst-pings N                                       scenario 4 (burst)
   --docs / --no-docs      force / skip regenerating docs/benchmarks.md`;
@@ -37,6 +38,8 @@ const { values: a } = parseArgs({
     changes: { type: 'string' },
     'latency-changes': { type: 'string' },
     'spacing-ms': { type: 'string' },
+    'isolated-changes': { type: 'string' },
+    'isolated-spacing-ms': { type: 'string' },
     'memory-events': { type: 'string' },
     'burst-pings': { type: 'string' },
     docs: { type: 'boolean' },
@@ -58,8 +61,8 @@ const num = (name: string, v: string | undefined, fallback: number): number => {
 const scale = num('scale', a.scale, 1);
 const sized = (n: number) => Math.max(1, Math.round(n * scale));
 const d = a.quick
-  ? { calendars: 3, events: 500, rounds: 2, changes: 5, latencyChanges: 30, spacingMs: 100, latencyInitial: 100, memoryEvents: 5_000, burst: 50 }
-  : { calendars: 10, events: 2_000, rounds: 3, changes: 5, latencyChanges: 200, spacingMs: 150, latencyInitial: 500, memoryEvents: 20_000, burst: 200 };
+  ? { calendars: 3, events: 500, rounds: 2, changes: 5, latencyChanges: 30, spacingMs: 100, latencyInitial: 100, isolatedChanges: 5, isolatedSpacingMs: 1_500, memoryEvents: 5_000, burst: 50 }
+  : { calendars: 10, events: 2_000, rounds: 3, changes: 5, latencyChanges: 200, spacingMs: 150, latencyInitial: 500, isolatedChanges: 20, isolatedSpacingMs: 1_500, memoryEvents: 20_000, burst: 200 };
 const int = (name: string, v: string | undefined, fallback: number) => Math.round(num(name, v, fallback));
 const sizes = {
   api: {
@@ -68,7 +71,13 @@ const sizes = {
     rounds: int('rounds', a.rounds, d.rounds),
     changes: int('changes', a.changes, d.changes),
   },
-  latency: { changes: int('latency-changes', a['latency-changes'], sized(d.latencyChanges)), spacingMs: int('spacing-ms', a['spacing-ms'], d.spacingMs), initialEvents: sized(d.latencyInitial) },
+  latency: {
+    changes: int('latency-changes', a['latency-changes'], sized(d.latencyChanges)),
+    spacingMs: int('spacing-ms', a['spacing-ms'], d.spacingMs),
+    initialEvents: sized(d.latencyInitial),
+    isolatedChanges: int('isolated-changes', a['isolated-changes'], d.isolatedChanges),
+    isolatedSpacingMs: int('isolated-spacing-ms', a['isolated-spacing-ms'], d.isolatedSpacingMs),
+  },
   memory: { events: int('memory-events', a['memory-events'], sized(d.memoryEvents)) },
   burst: { pings: int('burst-pings', a['burst-pings'], sized(d.burst)), spacingsMs: [0, 5] },
 };
@@ -81,7 +90,7 @@ const started = Date.now();
 const log = (msg: string) => process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`);
 const cpus = os.cpus();
 const results: BenchResults = {
-  version: 1,
+  version: 2,
   command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
   startedAt: new Date(started).toISOString(),
   durationMs: 0,

@@ -6,7 +6,7 @@ import type { MemoryResult } from '../scenarios/memory.js';
 import { fmtInt, fmtMiB, fmtMs, fmtPct, table } from './stats.js';
 
 export interface BenchResults {
-  version: 1;
+  version: 2;
   command: string;
   startedAt: string;
   durationMs: number;
@@ -44,7 +44,7 @@ export function renderMarkdown(r: BenchResults): string {
   if (r.scenarios.latency) out.push(...latencySection(r.scenarios.latency));
   if (r.scenarios.memory) out.push(...memorySection(r.scenarios.memory));
   if (r.scenarios.burst) out.push(...burstSection(r.scenarios.burst));
-  out.push(...notesSection());
+  out.push(...notesSection(r));
   out.push(
     '## Running it',
     '',
@@ -71,6 +71,9 @@ function apiSection(a: ApiCallsResult): string[] {
       `then ${o.rounds} rounds in which ${o.changes} events of **every** calendar change (insert, patch, delete in turn), then one idle round with no change. ` +
       'Each round, the three pollers below sync all calendars from the same emulator state, one after the other (the order rotates each round). ' +
       `The engines run with their production concurrency (SYNC_CONCURRENCY=${a.concurrency}); the seed poller uses a pool of the same size. ` +
+      `Pacing is off here, explicitly (SYNC_MIN_INTERVAL_MS=${a.minIntervalMs}): a round stands for one poll cycle, and with the rotating order two rounds of ` +
+      'the same engine can come less than a second apart, where the production pacing would only add sleep to the measured wall time; it changes no call count ' +
+      '(scenario 2 measures pacing). ' +
       `Initial full sync (calsync, ${o.calendars} calendars, not counted below): ${a.initialFullSync.calls} calls, ${fmtMs(a.initialFullSync.ms)}.`,
     '',
     table(
@@ -98,32 +101,88 @@ function apiSection(a: ApiCallsResult): string[] {
 
 function latencySection(l: LatencyResult): string[] {
   const o = l.options;
-  const row = (name: string, s: LatencyResult['all']) => [name, fmtInt(s.n), fmtMs(s.p50), fmtMs(s.p95), fmtMs(s.max), fmtMs(s.mean)];
+  const [off, paced, isolated] = [l.runs[0], l.runs[1], l.runs[2]];
   const cron = l.cronOnly;
-  return [
-    '## 2. Change → mirror latency through pings',
+  const lines = [
+    '## 2. Change → mirror latency through pings, with and without pacing',
     '',
     `The whole server (\`buildApp\`, listening on 127.0.0.1), a calendar of ${fmtInt(o.initialEvents)} events registered through \`POST /admin/calendars\` ` +
-      `(watch + full sync: ${fmtMs(l.registerMs)} until idle), then ${o.changes} changes written in the emulator ${o.spacingMs} ms apart. ` +
-      'Latency: from just before the emulator write (which queues the real HTTP ping) until a query of the mirror sees the new etag, or the event gone. ' +
-      "The mirror is queried right after each page the engine stores (the `onPageStored` seam) and every 100 ms as a fallback; the query's own time is included.",
+      `(watch + full sync until idle: ${l.runs.map((x) => fmtMs(x.registerMs)).join(' / ')}), a quiet pause of ${fmtMs(l.defaultMinIntervalMs + 500)}, then the changes ` +
+      '(insert, patch, delete in turn, the same positions of the same seeded calendar in every run). ' +
+      `${l.runs.length} runs one after the other in this bench run, each with its own server, emulator and database: ` +
+      `a stream of ${fmtInt(o.changes)} changes ${o.spacingMs} ms apart with pacing off (SYNC_MIN_INTERVAL_MS=0), the same stream with the production default ` +
+      `(SYNC_MIN_INTERVAL_MS=${l.defaultMinIntervalMs}, set explicitly), and ${fmtInt(o.isolatedChanges)} isolated changes ${fmtMs(o.isolatedSpacingMs)} apart with the default. ` +
+      'Latency: from just before the emulator write (which queues the real HTTP ping) until a query of the mirror sees the new etag, or the event gone; ' +
+      "the mirror is queried right after each page the engine stores (the `onPageStored` seam) and every 100 ms as a fallback, the query's own time included. " +
+      'Calls per minute: events.list calls ÷ the time from the first write until the engine is idle after the last change reached the mirror. ' +
+      "Pacing waits: the engine's sleeps during the run, observed through its sleep seam (the emulator injects no errors here, so none is a retry backoff).",
     '',
-    table(['change', 'n', 'p50', 'p95', 'max', 'mean'], [row('all', l.all), row('insert', l.byOp.insert), row('patch', l.byOp.patch), row('delete', l.byOp.delete)]),
+    table(
+      ['run', 'SYNC_MIN_INTERVAL_MS', 'changes', 'p50', 'p95', 'max', 'mean', 'sync passes', 'passes that found no change', 'events.list calls', 'calls / min', 'pacing waits (mean)'],
+      l.runs.map((x) => [
+        x.spec.name,
+        fmtInt(x.spec.minIntervalMs),
+        `${fmtInt(x.spec.changes)}, ${fmtMs(x.spec.spacingMs)} apart`,
+        fmtMs(x.all.p50),
+        fmtMs(x.all.p95),
+        fmtMs(x.all.max),
+        fmtMs(x.all.mean),
+        fmtInt(x.syncPasses),
+        fmtInt(x.passRecords.empty),
+        fmtInt(x.eventsListCalls),
+        fmtInt(x.callsPerMinute),
+        x.pacingWaits.count ? `${fmtInt(x.pacingWaits.count)} (${fmtMs(x.pacingWaits.meanMs)})` : '0',
+      ]),
+    ),
     '',
-    `- ${l.missed === 0 ? 'Every change reached the mirror' : `**${l.missed} changes did not reach the mirror within 30 s**`}; ` +
-      `${l.pingsDelivered} pings delivered → ${l.syncPasses} sync passes, ${l.eventsListCalls} events.list calls.`,
+    `- ${l.runs.every((x) => x.missed === 0) ? 'Every change reached the mirror in every run' : `**Changes missing from the mirror after 30 s: ${l.runs.map((x) => `${x.spec.name} ${x.missed}`).join(', ')}**`}; ` +
+      `pings delivered: ${l.runs.map((x) => fmtInt(x.pingsDelivered)).join(' / ')}, failed deliveries: ${l.runs.map((x) => fmtInt(x.pingsFailed)).join(' / ')}. ` +
+      `Changes hidden by a later change to the same event before they reached the mirror (left out of the latencies): ${l.runs.map((x) => fmtInt(x.superseded)).join(' / ')}; ` +
+      'patches and deletes skip events touched by the last 40 changes, so this should be 0. Per-operation latencies (insert, patch, delete) are in the JSON.',
+  ];
+  if (off && paced) {
+    lines.push(
+      `- **Pacing on the stream** (one change every ${o.spacingMs} ms): ×${(off.eventsListCalls / paced.eventsListCalls).toFixed(1)} fewer events.list calls ` +
+        `(${fmtInt(paced.eventsListCalls)} vs ${fmtInt(off.eventsListCalls)}; ${fmtInt(paced.callsPerMinute)} vs ${fmtInt(off.callsPerMinute)} a minute) ` +
+        `for a p50 latency of ${fmtMs(paced.all.p50)} instead of ${fmtMs(off.all.p50)} (p95 ${fmtMs(paced.all.p95)} vs ${fmtMs(off.all.p95)}, max ${fmtMs(paced.all.max)} vs ${fmtMs(off.all.max)}). ` +
+        (off.syncPasses >= 0.9 * off.spec.changes
+          ? `With pacing off nearly every change got its own pass (${fmtInt(off.syncPasses)} passes for ${fmtInt(off.spec.changes)} changes: a pass ends before the next ping ` +
+            'arrives, and coalescing alone only merges pings that arrive during a pass). '
+          : `With pacing off, ${fmtInt(off.syncPasses)} passes for ${fmtInt(off.spec.changes)} changes (coalescing merged the pings that arrived during a pass). `) +
+        'With pacing, a pass starts at most once per interval after the previous one ended, ' +
+        'so a change waits for the rest of the interval (up to ~1 s) plus one pass.',
+      `- **Quota:** with the default, a busy calendar gets one pass per ${fmtMs(l.defaultMinIntervalMs)} plus the pass time after its first (unpaced) one: a sustained ` +
+        `ceiling under ${fmtInt(60_000 / l.defaultMinIntervalMs)} events.list calls a minute while its changes fit one page, i.e. under ${fmtPct((100 * 60_000) / l.defaultMinIntervalMs / 600)} of ` +
+        `Google's 600/min per-user quota (derived; the unpaced first pass makes a short window read a little higher). Pacing off, this one calendar spent ${fmtInt(off.callsPerMinute)} calls a minute ` +
+        `(${fmtPct((100 * off.callsPerMinute) / 600)} of the quota) at one change every ${o.spacingMs} ms; at a pass per change, ten changes a second take the whole quota.`,
+    );
+    if (paced.passRecords.empty > 0) {
+      lines.push(
+        '- Passes that found no change (counted from `sync_runs`): a ping that arrives during a pacing wait (or during a pass) leaves the dirty flag set, and ' +
+          'only the next pass clears it, so a series of paced passes ends with one more pass (paced too) that may find nothing: one extra call per busy spell, not per ping.',
+      );
+    }
+  }
+  if (isolated) {
+    const vs = off ? ` (stream with pacing off: p50 ${fmtMs(off.all.p50)}, p95 ${fmtMs(off.all.p95)})` : '';
+    lines.push(
+      isolated.pacingWaits.count === 0
+        ? `- **Isolated changes are not delayed:** ${fmtInt(isolated.spec.changes)} changes ${fmtMs(isolated.spec.spacingMs)} apart with the default pacing caused no pacing wait ` +
+            `(${fmtInt(isolated.syncPasses)} passes, ${fmtInt(isolated.eventsListCalls)} calls); p50 ${fmtMs(isolated.all.p50)}, p95 ${fmtMs(isolated.all.p95)}${vs}.`
+        : `- **Isolated changes:** ${fmtInt(isolated.spec.changes)} changes ${fmtMs(isolated.spec.spacingMs)} apart with the default pacing still caused ` +
+            `${fmtInt(isolated.pacingWaits.count)} pacing waits (mean ${fmtMs(isolated.pacingWaits.meanMs)}): a pass ended less than ${fmtMs(l.defaultMinIntervalMs)} before the next ` +
+            `change (slow passes on a loaded machine); p50 ${fmtMs(isolated.all.p50)}, p95 ${fmtMs(isolated.all.p95)}${vs}.`,
+    );
+  }
+  lines.push(
     cron.cycleMinutes === null
       ? `- Cron-only baseline: resync schedule \`${cron.resyncSchedule}\`, stale after ${cron.resyncStaleMinutes} min (derived, not measured).`
       : `- **Cron-only baseline** (pings lost; derived from the defaults, not measured): the resync job runs \`${cron.resyncSchedule}\` and re-syncs calendars not synced for ` +
         `${cron.resyncStaleMinutes} min, so a quiet calendar is re-synced every ~${cron.cycleMinutes} min and a change waits 0–${cron.cycleMinutes} min, ` +
-        `~${cron.cycleMinutes / 2} min on average, against ${fmtMs(l.all.p50)} (p50) with pings.`,
-    l.syncPasses >= 0.9 * l.options.changes
-      ? `- The flip side: at one change every ${o.spacingMs} ms, nearly every change got its own sync (${l.syncPasses} passes, ${l.eventsListCalls} calls for ` +
-        `${l.options.changes} changes): a sync ends before the next ping arrives, and coalescing only merges pings that arrive during a sync. A poller would ` +
-        'have spent one re-list per interval in the same time; see the notes at the end.'
-      : `- ${l.syncPasses} sync passes for ${l.options.changes} changes: pings that arrived during a sync were merged into one more pass.`,
+        `~${cron.cycleMinutes / 2} min on average, against ${l.runs.map((x) => `${fmtMs(x.all.p50)} (${x.spec.name})`).join(', ')} at p50 with pings.`,
     '',
-  ];
+  );
+  return lines;
 }
 
 function memorySection(mem: MemoryResult): string[] {
@@ -155,17 +214,22 @@ function memorySection(mem: MemoryResult): string[] {
   return lines;
 }
 
-function notesSection(): string[] {
+function notesSection(r: BenchResults): string[] {
+  const l = r.scenarios.latency;
+  const pace = l?.defaultMinIntervalMs ?? r.scenarios.burst?.minIntervalMs;
   return [
     '## Notes for readers of these numbers',
     '',
     "- calsync's own metric for the design's \"API call reduction\" (`calsync_full_polling_equivalent_calls_total`) credits every sync pass with " +
-      '⌈eventCount / 250⌉ baseline calls. That is the per-sync comparison of scenario 1, not a comparison with a poller running at a fixed interval: ' +
-      'it ignores the calls push saves on quiet calendars, and counts a chatty calendar (a sync per change, as in scenario 2) as a saving even when ' +
-      'it costs more calls than a 15-minute poll would.',
-    '- Nothing bounds how often one calendar is synced other than coalescing during a running sync: a calendar that changes every 100 ms costs ' +
-      'about 10 events.list calls a second, the whole 600/min per-user quota (DESIGN.md §2) for one calendar. A short per-calendar debounce would trade a little ' +
-      'latency for calls.',
+      '⌈eventCount / 250⌉ baseline calls: by definition, what a full re-list would have cost for the same syncs. That is the per-sync comparison of scenario 1, ' +
+      'i.e. a poller that syncs as often as calsync does, not a poller on a fixed schedule: it ignores the calls push saves on quiet calendars, and counts a chatty ' +
+      'calendar (a pass per change with pacing off, about one pass a second with the default pacing, as in scenario 2) as a saving even when it costs more calls ' +
+      'than a 15-minute poll would.',
+    `- SYNC_MIN_INTERVAL_MS${pace !== undefined ? ` (default ${fmtInt(pace)})` : ''} paces each calendar, not each user: it keeps one busy calendar to about one pass a second, ` +
+      "but ten or more calendars of one user changing all the time could still reach the 600/min per-user quota (DESIGN.md §2), where Google's rate-limit " +
+      'answers fall to the retry backoff (derived, not measured).',
+    "- The pacing wait runs inside the sync's concurrency slot (SYNC_CONCURRENCY, 4 by default) and holds the calendar's lease: with several busy calendars in " +
+      "one process, other calendars' syncs can queue behind those waits for up to the interval (from the code; not measured here, every scenario has one busy calendar at a time).",
     '- With maxResults 2500, a calendar under 2,500 events costs one call for a full sync too; the incremental path saves data transferred, ' +
       'database writes and time, and the call count only against 250-per-page polling or calendars above 2,500 events.',
     '',
@@ -176,17 +240,19 @@ function burstSection(b: BurstResult): string[] {
   return [
     '## 4. Ping burst coalescing',
     '',
-    `The whole server on 127.0.0.1 with one registered calendar; ${b.options.pings} of its events are patched in the emulator, ` +
-      'which sends one real HTTP ping per write (delivered concurrently, possibly out of order). "0 ms apart": every write happens before the first ' +
-      'ping is delivered. "5 ms apart": pings keep arriving while syncs run. Without coalescing, every ping would cost one sync and one call.',
+    `The whole server on 127.0.0.1 with one registered calendar, with the production default pacing (SYNC_MIN_INTERVAL_MS=${b.minIntervalMs}, set explicitly); ` +
+      `${b.options.pings} of its events are patched in the emulator, which sends one real HTTP ping per write (delivered concurrently, possibly out of order). ` +
+      `Each burst starts on a quiet calendar (a pause of ${fmtMs(b.minIntervalMs + 500)} first), so its first ping is not paced. "0 ms apart": every write happens before the first ` +
+      'ping is delivered. "5 ms apart": pings keep arriving while syncs run. Without coalescing and pacing, every ping would cost one sync and one call.',
     '',
     table(
-      ['writes', 'pings delivered', 'ping deliveries failed', 'sync passes', 'events.list calls', 'all changes mirrored after', 'mirror exact'],
+      ['writes', 'pings delivered', 'ping deliveries failed', 'sync passes', 'passes that found no change', 'events.list calls', 'all changes mirrored after', 'mirror exact'],
       b.runs.map((x) => [
         `${fmtInt(b.options.pings)}, ${x.spacingMs} ms apart`,
         fmtInt(x.pingsDelivered),
         fmtInt(x.pingsFailed),
         fmtInt(x.syncPasses),
+        fmtInt(x.passRecords.empty),
         fmtInt(x.eventsListCalls),
         x.mirroredAllMs === null ? 'timeout' : fmtMs(x.mirroredAllMs),
         x.mirrorExact ? 'yes' : '**NO**',

@@ -1,17 +1,18 @@
 // Shared wiring for the benchmarks: configuration, per-scenario databases, API clients, calendar
 // rows, event bodies, and the whole server listening on loopback (as `npm run dev` wires it).
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { calendar_v3 } from 'googleapis';
 import { Types, type Connection } from 'mongoose';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/env.js';
+import { freePort } from '../../scripts/lib/child-server.js';
 import { connectDatabase } from '../../src/db/connect.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { createCalendarClient } from '../../src/google/calendar-client.js';
 import { registerModels, type Models } from '../../src/models/index.js';
 import type { ServiceOverrides } from '../../src/services.js';
+import { realSleep, type Sleep } from '../../src/sync/backoff.js';
 
 export const REFRESH_TOKEN = 'bench-refresh-token';
 export const ADMIN_TOKEN = `bench-admin-${randomBytes(16).toString('hex')}`;
@@ -33,6 +34,58 @@ export function benchConfig(emu: Emulator, env: Record<string, string>): Config 
     ...env,
   });
 }
+
+/**
+ * The production default of SYNC_MIN_INTERVAL_MS, read from the configuration schema rather than
+ * hard-coded, so the "default pacing" runs follow the default if it ever changes. The benches pass
+ * it explicitly (SYNC_MIN_INTERVAL_MS=<this>) so every run says which pacing it used.
+ */
+export function defaultMinIntervalMs(): number {
+  return loadConfig({
+    MONGODB_URI: 'mongodb://127.0.0.1:1/unused',
+    PUBLIC_BASE_URL: 'https://calsync.invalid',
+    ADMIN_TOKEN,
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    CRON_ENABLED: 'false',
+    LOG_LEVEL: 'silent',
+  }).sync.minIntervalMs;
+}
+
+/** Every sleep the engine asks for (pacing waits; retry backoff sleeps through the same seam). */
+export interface SleepRecorder {
+  sleep: Sleep;
+  waits: number[];
+  reset(): void;
+}
+
+/** Wraps the real sleep unchanged and records each wait (observation only). */
+export function recordingSleep(): SleepRecorder {
+  const rec: SleepRecorder = {
+    waits: [],
+    sleep: (ms, signal) => {
+      rec.waits.push(ms);
+      return realSleep(ms, signal);
+    },
+    reset() {
+      rec.waits.length = 0;
+    },
+  };
+  return rec;
+}
+
+/**
+ * Sync passes of one calendar recorded in `sync_runs` since `since` (the observer writes them off
+ * the sync path, so this waits up to 5 s for `expected` rows): how many, and how many changed nothing.
+ */
+export async function passRecords(stack: ServerStack, calendarId: string, since: Date, expected: number): Promise<{ recorded: number; empty: number }> {
+  const { SyncRun } = stack.app.services;
+  const filter = { calendarId: new Types.ObjectId(calendarId), finishedAt: { $gte: since } };
+  await waitFor(async () => (await SyncRun.countDocuments(filter)) >= expected, 5_000, 50);
+  const [recorded, empty] = await Promise.all([SyncRun.countDocuments(filter), SyncRun.countDocuments({ ...filter, eventsChanged: 0 })]);
+  return { recorded, empty };
+}
+
+export const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The server's URI with the database name replaced (each scenario gets its own, dropped at the end). */
 export function dbUriFor(baseUri: string, name: string): string {
@@ -104,16 +157,6 @@ export function seedEvents(emu: Emulator, calendarId: string, n: number, from = 
   return out;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ServerStack {
   app: FastifyInstance;

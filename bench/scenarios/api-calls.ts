@@ -6,6 +6,10 @@
 //                          a windowed full re-list with maxResults 2500, stored and reconciled);
 //   - seed poller:         the seed's full re-list (maxResults 250, orderBy startTime), list only.
 // A final "idle" round changes nothing. events.list calls come from the emulator's own counters.
+// Pacing is off here, explicitly (SYNC_MIN_INTERVAL_MS=0): a round stands for one poll cycle, and
+// with the rotating order two rounds of the same engine can run < 1 s apart, where the production
+// pacing would only add sleep to the measured wall time. It changes no call count (scenario 2
+// measures pacing).
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { SyncEngine } from '../../src/sync/engine.js';
 import type { SyncOutcome } from '../../src/sync/outcome.js';
@@ -33,6 +37,8 @@ export interface VariantRound {
 export interface ApiCallsResult {
   options: ApiCallsOptions;
   concurrency: number;
+  /** SYNC_MIN_INTERVAL_MS of both engines (0: pacing off, see the header). */
+  minIntervalMs: number;
   initialFullSync: { calls: number; ms: number };
   /** Per variant: one entry per changing round, then the idle round. */
   rounds: Record<Variant, VariantRound[]>;
@@ -58,11 +64,11 @@ export async function runApiCalls(dbBaseUri: string, opts: ApiCallsOptions, log:
     const outcomes: SyncOutcome[] = [];
     const counters = { incremental: { items: 0 }, full: { items: 0 }, seed: { items: 0 } };
     const makeEngine = (incremental: boolean, counter: { items: number }) => {
-      const config = benchConfig(emu, { MONGODB_URI: db.uri, INCREMENTAL_SYNC_ENABLED: String(incremental) });
+      const config = benchConfig(emu, { MONGODB_URI: db.uri, INCREMENTAL_SYNC_ENABLED: String(incremental), SYNC_MIN_INTERVAL_MS: '0' });
       const api = countingClient(benchClient(emu), counter);
       const engine = new SyncEngine({ models: db.models, sync: config.sync, clientFor: () => api, onSyncFinished: (o) => void outcomes.push(o) });
       engines.push(engine);
-      return { engine, concurrency: config.sync.concurrency };
+      return { engine, concurrency: config.sync.concurrency, minIntervalMs: config.sync.minIntervalMs };
     };
     const incr = makeEngine(true, counters.incremental);
     const full = makeEngine(false, counters.full);
@@ -125,6 +131,7 @@ export async function runApiCalls(dbBaseUri: string, opts: ApiCallsOptions, log:
     return {
       options: opts,
       concurrency: incr.concurrency,
+      minIntervalMs: incr.minIntervalMs,
       initialFullSync: { calls: initial.calls, ms: initial.ms },
       rounds,
       idle,

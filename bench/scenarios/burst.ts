@@ -4,9 +4,12 @@
 // pings keep arriving while syncs run. Counted: pings delivered, sync passes (the calendar's
 // counters), events.list calls, and the time until the mirror holds every new etag. Without
 // coalescing each ping would cost one sync (B calls).
+// The server runs with the production default pacing, set explicitly (SYNC_MIN_INTERVAL_MS=<the
+// default from the config schema>), and each burst starts on a quiet calendar (a pause longer than
+// the interval), so the first ping of a burst is not paced against an earlier sync.
 import { Types } from 'mongoose';
 import { startEmulator } from '../../src/emulator/index.js';
-import { mirrorMatches, seedEvents, startServerStack, waitFor } from '../lib/setup.js';
+import { defaultMinIntervalMs, mirrorMatches, passRecords, seedEvents, sleepMs, startServerStack, waitFor } from '../lib/setup.js';
 import { passCount } from './latency.js';
 
 export interface BurstOptions {
@@ -20,6 +23,8 @@ export interface BurstRun {
   pingsDelivered: number;
   pingsFailed: number;
   syncPasses: number;
+  /** Passes recorded in sync_runs during the run, and those that found no change. */
+  passRecords: { recorded: number; empty: number };
   eventsListCalls: number;
   mirroredAllMs: number | null;
   mirrorExact: boolean;
@@ -27,6 +32,8 @@ export interface BurstRun {
 
 export interface BurstResult {
   options: BurstOptions;
+  /** SYNC_MIN_INTERVAL_MS the server ran with (the production default, passed explicitly). */
+  minIntervalMs: number;
   runs: BurstRun[];
 }
 
@@ -34,7 +41,8 @@ const GCAL = 'bench-burst@group.calendar.google.com';
 
 export async function runBurst(dbBaseUri: string, opts: BurstOptions, log: (m: string) => void): Promise<BurstResult> {
   const emu = await startEmulator();
-  const stack = await startServerStack({ dbBaseUri, emu, name: 'burst' });
+  const minIntervalMs = defaultMinIntervalMs();
+  const stack = await startServerStack({ dbBaseUri, emu, name: 'burst', env: { SYNC_MIN_INTERVAL_MS: String(minIntervalMs) } });
   try {
     const { Calendar, Event } = stack.db.models;
     emu.createCalendar(GCAL);
@@ -51,6 +59,8 @@ export async function runBurst(dbBaseUri: string, opts: BurstOptions, log: (m: s
 
     const runs: BurstRun[] = [];
     for (const spacingMs of opts.spacingsMs) {
+      await sleepMs(minIntervalMs + 500);
+      const since = new Date();
       const listBefore = emu.stats()['events.list'] ?? 0;
       const pingsBefore = emu.pingStats();
       const passesBefore = await passCount(Calendar, calendarId);
@@ -75,19 +85,21 @@ export async function runBurst(dbBaseUri: string, opts: BurstOptions, log: (m: s
       await emu.flushPings();
       await stack.app.services.engine.onIdle();
       const pingsAfter = emu.pingStats();
+      const syncPasses = (await passCount(Calendar, calendarId)) - passesBefore;
       const run: BurstRun = {
         spacingMs,
         pingsDelivered: pingsAfter.delivered - pingsBefore.delivered,
         pingsFailed: pingsAfter.failed - pingsBefore.failed,
-        syncPasses: (await passCount(Calendar, calendarId)) - passesBefore,
+        syncPasses,
+        passRecords: await passRecords(stack, calendarId, since, syncPasses),
         eventsListCalls: (emu.stats()['events.list'] ?? 0) - listBefore,
         mirroredAllMs,
         mirrorExact: await mirrorMatches(stack.db.models, calendarId, emu, GCAL),
       };
       runs.push(run);
-      log(`burst (${spacingMs} ms apart): ${run.pingsDelivered} pings → ${run.syncPasses} sync passes, ${run.eventsListCalls} events.list calls`);
+      log(`burst (${spacingMs} ms apart, SYNC_MIN_INTERVAL_MS=${minIntervalMs}): ${run.pingsDelivered} pings → ${run.syncPasses} sync passes (${run.passRecords.empty} found no change), ${run.eventsListCalls} events.list calls`);
     }
-    return { options: opts, runs };
+    return { options: opts, minIntervalMs, runs };
   } finally {
     await stack.close();
     await emu.close();
