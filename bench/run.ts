@@ -1,6 +1,7 @@
 // `npm run bench`: runs the scenarios (bench/scenarios/), writes bench/results/latest.json plus a
 // dated copy, and regenerates docs/benchmarks.md. One local database for the whole run (stopped at
 // the end); each scenario gets its own emulator and its own database name.
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,12 +87,23 @@ const only = new Set(a.only ? a.only.split(',').map((s) => s.trim()) : ALL);
 for (const s of only) if (!(ALL as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario "${s}" (${ALL.join(', ')})`);
 const writeDocs = a['no-docs'] ? false : (a.docs ?? !a.quick);
 
+function gitCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench', 'scripts'], { encoding: 'utf8' }).trim();
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const started = Date.now();
 const log = (msg: string) => process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`);
 const cpus = os.cpus();
 const results: BenchResults = {
   version: 2,
   command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+  commit: gitCommit(),
   startedAt: new Date(started).toISOString(),
   durationMs: 0,
   quick: a.quick,
