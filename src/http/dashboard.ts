@@ -9,10 +9,9 @@ const escape = (v: unknown): string =>
 const ago = (d: Date | null | undefined, now: number): string => {
   if (!d) return 'never';
   const s = Math.round((now - new Date(d).getTime()) / 1000);
-  if (s < 0) return `in ${-s}s`;
-  if (s < 120) return `${s}s ago`;
-  if (s < 7200) return `${Math.round(s / 60)}m ago`;
-  return `${Math.round(s / 3600)}h ago`;
+  const abs = Math.abs(s);
+  const span = abs < 120 ? `${abs}s` : abs < 7200 ? `${Math.round(abs / 60)}m` : abs < 172_800 ? `${Math.round(abs / 3600)}h` : `${Math.round(abs / 86_400)}d`;
+  return s < 0 ? `in ${span}` : `${span} ago`;
 };
 
 /**
