@@ -62,6 +62,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
   await app.register(adminRoutes, {
     adminToken: config.adminToken,
+    oauthClientConfigured: config.google.clientId !== '' && config.google.clientSecret !== '',
     accounts: services.accounts,
     registry: services.registry,
     views: services.views,

@@ -192,3 +192,12 @@ t.test('the fleet status counts calendars by state and mode and summarises chann
   const later = (await h.app.inject({ method: 'GET', url: '/admin/status', headers: AUTH })).json();
   t.equal(later.channels.dueForRenewal, 2, 'channels inside the renewal lead are reported as due');
 });
+
+t.test('a refresh-token account is refused while the server has no OAuth client configured', async (t) => {
+  const h = await startPushHarness(t, { name: 'admin-no-oauth-client', sync: 'recording', env: { GOOGLE_CLIENT_ID: '', GOOGLE_CLIENT_SECRET: '' } });
+  const res = await h.app.inject({ method: 'POST', url: '/admin/accounts', headers: AUTH, payload: { refreshToken: 'rt-whatever' } });
+  t.equal(res.statusCode, 400);
+  t.equal(res.json().error.code, 'OAUTH_CLIENT_NOT_CONFIGURED');
+  t.notMatch(res.body, 'rt-whatever', 'the credential is not echoed');
+  t.equal(await h.conn.collection('accounts').countDocuments(), 0, 'nothing stored');
+});

@@ -5,7 +5,13 @@ import { HttpError } from './errors.js';
 import { CreateAccountBody, CreatedId, ErrorReply } from './schemas.js';
 
 /** POST /admin/accounts: stores credentials sealed; the reply carries the id only, never the credentials. */
-export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService }> = async (app, { accounts }) => {
+export interface AccountRoutesOptions {
+  accounts: AccountService;
+  /** Refresh tokens are useless without the OAuth client they were issued to. */
+  oauthClientConfigured: boolean;
+}
+
+export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = async (app, { accounts, oauthClientConfigured }) => {
   app.post(
     '/accounts',
     { schema: { body: CreateAccountBody, response: { 201: CreatedId, 400: ErrorReply, 401: ErrorReply } } },
@@ -13,6 +19,9 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ accounts: AccountService
       const { refreshToken, serviceAccountKey, subject, label } = req.body;
       let credentials: AccountCredentials;
       if (refreshToken !== undefined && serviceAccountKey === undefined && subject === undefined) {
+        if (!oauthClientConfigured) {
+          throw new HttpError(400, 'OAUTH_CLIENT_NOT_CONFIGURED', 'refresh-token accounts need GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET to be set on the server');
+        }
         credentials = { kind: 'oauth', refreshToken };
       } else if (refreshToken === undefined && serviceAccountKey !== undefined && subject !== undefined) {
         credentials = { kind: 'service_account', serviceAccountKey, subject };

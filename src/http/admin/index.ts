@@ -10,6 +10,7 @@ import { statusRoutes } from './status.js';
 
 export interface AdminRoutesOptions {
   adminToken: string;
+  oauthClientConfigured: boolean;
   accounts: AccountService;
   registry: CalendarRegistry;
   views: CalendarViews;
@@ -19,7 +20,7 @@ export interface AdminRoutesOptions {
 /** The admin API (DESIGN.md §5) under /admin, every route behind the bearer token. */
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, opts) => {
   app.addHook('onRequest', bearerAuth(opts.adminToken));
-  await app.register(accountRoutes, { prefix: '/admin', accounts: opts.accounts });
+  await app.register(accountRoutes, { prefix: '/admin', accounts: opts.accounts, oauthClientConfigured: opts.oauthClientConfigured });
   await app.register(calendarRoutes, { prefix: '/admin', registry: opts.registry, views: opts.views });
   await app.register(statusRoutes, { prefix: '/admin', views: opts.views, ...(opts.alerts ? { alerts: opts.alerts } : {}) });
 };
