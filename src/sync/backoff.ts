@@ -1,7 +1,8 @@
 /**
  * Truncated exponential backoff with full jitter (the AWS / Google recommendation), honouring
- * `Retry-After`. A tiny wrapper rather than a library so that sleep, randomness and the
- * retry decision are injectable and tests run in milliseconds.
+ * `Retry-After`. Hand-written on purpose: the `exponential-backoff` package has no per-error
+ * delay (so it cannot honour `Retry-After`) and no injectable sleep or randomness, which the tests
+ * need to run in milliseconds and assert the exact waits.
  */
 
 export interface BackoffPolicy {
