@@ -65,7 +65,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     sync: config.sync,
     clientFor: (calendar) => clients.forAccount(calendar.accountId),
     logger: log,
-    onSyncFinished: createSyncObserver({ metrics, SyncRun, Calendar: models.Calendar, log }),
+    onSyncFinished: createSyncObserver({ metrics, SyncRun, log }),
     ...overrides.engine,
   });
 

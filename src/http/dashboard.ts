@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { secretsEqual } from '../crypto/hash.js';
+import { bearerToken } from './admin/auth.js';
 import { summarizeLastHour, evaluateAlerts } from '../ops/alerts.js';
 import type { Services } from '../services.js';
 
@@ -19,9 +20,9 @@ const ago = (d: Date | null | undefined, now: number): string => {
  * compared in constant time. The token never travels in a URL, where logs and history would keep it.
  */
 function presentedSecret(req: FastifyRequest): string | null {
+  const bearer = bearerToken(req.headers.authorization);
+  if (bearer) return bearer;
   const header = req.headers.authorization ?? '';
-  const bearer = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-  if (bearer?.[1]) return bearer[1];
   const basic = /^Basic[ ]+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
   if (!basic?.[1]) return null;
   const decoded = Buffer.from(basic[1], 'base64').toString('utf8');

@@ -1,7 +1,6 @@
 import { Types } from 'mongoose';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/registry.js';
-import type { CalendarModel } from '../models/calendar.js';
 import type { SyncOutcome } from '../sync/outcome.js';
 import type { SyncRunModel } from './sync-run.js';
 
@@ -11,7 +10,6 @@ const FULL_POLL_PAGE = 250;
 export interface SyncObserverDeps {
   metrics: Metrics;
   SyncRun: SyncRunModel;
-  Calendar: CalendarModel;
   log: Logger;
 }
 
@@ -25,31 +23,28 @@ export function createSyncObserver(deps: SyncObserverDeps): (outcome: SyncOutcom
     // A pass that lost its lease did no durable work; the new holder reports the real outcome.
     if (o.status === 'lease_lost') return;
     const outcome = o.status;
+    const fallbackReason = o.fallback ? (o.tokenExpired ? 'token_expired' : 'token_invalid') : null;
     metrics.syncs.inc({ mode: o.mode, outcome });
     metrics.syncDuration.observe({ mode: o.mode }, o.durationMs / 1000);
     metrics.apiCalls.inc({ method: 'events.list' }, o.apiCalls);
+    metrics.fullPollingEquivalentCalls.inc(Math.max(1, Math.ceil((o.eventCount ?? 0) / FULL_POLL_PAGE)));
     metrics.eventsChanged.inc(o.eventsChanged);
-    if (o.fallback) metrics.fallbacks.inc({ reason: o.tokenExpired ? 'token_expired' : 'token_invalid' });
+    if (fallbackReason) metrics.fallbacks.inc({ reason: fallbackReason });
     if (o.tokenExpired) metrics.tokenExpirations.inc();
     if (o.errorCode) metrics.apiErrors.inc({ class: o.errorCode });
 
-    void (async () => {
-      if (!Types.ObjectId.isValid(o.calendarId)) return;
-      const calendarId = new Types.ObjectId(o.calendarId);
-      const cal = await deps.Calendar.findById(calendarId, { eventCount: 1 }).lean();
-      metrics.fullPollingEquivalentCalls.inc(Math.max(1, Math.ceil((cal?.eventCount ?? 0) / FULL_POLL_PAGE)));
-      await deps.SyncRun.create({
-        calendarId,
-        mode: o.mode,
-        outcome,
-        fallbackReason: o.fallback ? (o.tokenExpired ? 'token_expired' : 'token_invalid') : null,
-        tokenExpired: o.tokenExpired,
-        durationMs: o.durationMs,
-        apiCalls: o.apiCalls,
-        eventsChanged: o.eventsChanged,
-        errorCode: o.errorCode,
-        finishedAt: new Date(),
-      });
-    })().catch((err: unknown) => deps.log.warn({ err, calendarId: o.calendarId }, 'could not record sync run'));
+    if (!Types.ObjectId.isValid(o.calendarId)) return;
+    void deps.SyncRun.create({
+      calendarId: new Types.ObjectId(o.calendarId),
+      mode: o.mode,
+      outcome,
+      fallbackReason,
+      tokenExpired: o.tokenExpired,
+      durationMs: o.durationMs,
+      apiCalls: o.apiCalls,
+      eventsChanged: o.eventsChanged,
+      errorCode: o.errorCode,
+      finishedAt: new Date(),
+    }).catch((err: unknown) => deps.log.warn({ err, calendarId: o.calendarId }, 'could not record sync run'));
   };
 }

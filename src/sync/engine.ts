@@ -307,11 +307,12 @@ export class SyncEngine implements SyncRequester {
     if (status === 'ok') inc[`counters.${result.mode}`] = 1;
     else if (status !== 'lease_lost') inc['counters.failed'] = 1;
     if (result.fallback) inc['counters.fallback'] = 1;
+    let eventCount: number | null = null;
     if (status === 'lease_lost') {
       // The calendar's state now belongs to the new holder: only add what this pass cost.
       await Calendar.updateOne({ _id: calendarId }, { $inc: inc });
     } else {
-      const eventCount = await Event.countDocuments({ calendarId: new Types.ObjectId(calendarId) });
+      eventCount = await Event.countDocuments({ calendarId: new Types.ObjectId(calendarId) });
       await Calendar.updateOne(
         { _id: calendarId },
         {
@@ -345,6 +346,7 @@ export class SyncEngine implements SyncRequester {
       retries: result.retries,
       eventsChanged: result.eventsChanged,
       durationMs,
+      eventCount,
       passNumber,
     };
     const logFields = { ...outcome, googleCalendarId: snap.googleCalendarId };

@@ -39,6 +39,8 @@ export interface SyncOutcome {
   /** Events upserted or removed (including removals by absence after a full sync). */
   eventsChanged: number;
   durationMs: number;
+  /** Mirrored events of the calendar after the pass (null when the pass lost its lease). */
+  eventCount: number | null;
   /** 1 for the first pass of a lease, 2 for the extra pass a dirty flag caused, … */
   passNumber: number;
 }
