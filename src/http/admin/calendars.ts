@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { CalendarRegistry } from '../../accounts/calendar-registry.js';
-import type { CalendarState as State, CalendarViews } from '../../accounts/calendar-views.js';
+import type { CalendarRegistry } from '../../calendars/calendar-registry.js';
+import type { CalendarState as State, CalendarViews } from '../../calendars/calendar-views.js';
 import { toHttpError, HttpError } from './errors.js';
 import {
   CalendarSettingsBody,

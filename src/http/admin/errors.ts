@@ -1,7 +1,7 @@
 import { AccountNotFoundError } from '../../accounts/account-service.js';
 import { CalendarNotFoundError } from '../../accounts/calendar-clients.js';
-import { CalendarExistsError } from '../../accounts/calendar-registry.js';
-import { InvalidCursorError } from '../../accounts/calendar-views.js';
+import { CalendarExistsError } from '../../calendars/calendar-registry.js';
+import { InvalidCursorError } from '../../calendars/calendar-views.js';
 
 /** An error the shared error handler turns into `{error: {code, message}}` with this status. */
 export class HttpError extends Error {

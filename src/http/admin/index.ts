@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { AccountService } from '../../accounts/account-service.js';
-import type { CalendarRegistry } from '../../accounts/calendar-registry.js';
-import type { CalendarViews } from '../../accounts/calendar-views.js';
+import type { CalendarRegistry } from '../../calendars/calendar-registry.js';
+import type { CalendarViews } from '../../calendars/calendar-views.js';
 import type { Alert } from '../../ops/alerts.js';
 import { accountRoutes } from './accounts.js';
 import { bearerAuth } from './auth.js';

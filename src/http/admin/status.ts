@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { CalendarViews } from '../../accounts/calendar-views.js';
+import type { CalendarViews } from '../../calendars/calendar-views.js';
 import type { Alert } from '../../ops/alerts.js';
 import { ErrorReply, FleetStatus } from './schemas.js';
 

@@ -3,8 +3,8 @@ import type { ChannelService, EnsureResult } from '../channels/channel-service.j
 import { calendarModel, type CalendarModel } from '../models/calendar.js';
 import { eventModel, type EventModel } from '../models/event.js';
 import type { SyncRequester, SyncMode } from '../sync/types.js';
-import { AccountNotFoundError, type AccountService } from './account-service.js';
-import { CalendarNotFoundError } from './calendar-clients.js';
+import { AccountNotFoundError, type AccountService } from '../accounts/account-service.js';
+import { CalendarNotFoundError } from '../accounts/calendar-clients.js';
 
 export class CalendarExistsError extends Error {
   readonly code = 'CALENDAR_EXISTS';
