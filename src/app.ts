@@ -51,6 +51,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // Fastify's logger is pino underneath; the domain takes it as pino's Logger.
   const services = createServices(config, conn, app.log as unknown as Logger, opts.overrides);
   app.decorate('services', services);
+  // Every replica works due syncs, whoever recorded them; the cron is started by the server entry.
+  app.addHook('onReady', async () => services.startWorkers());
   app.addHook('onClose', async () => services.close());
 
   await app.register(healthRoutes, { conn });

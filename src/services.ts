@@ -12,14 +12,15 @@ import { PingReceiver, PingVerifier, prometheusWebhookMetrics, type WebhookMetri
 import { syncRunModel, type SyncRunModel } from './ops/sync-run.js';
 import { createSyncObserver } from './ops/sync-observer.js';
 import { evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
-import { runResyncPass } from './cron/resync-pass.js';
+import { runSafetyNet } from './cron/safety-net.js';
+import { migrateSyncState } from './sync/migrate-sync-state.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
 
 export interface ServiceOverrides {
   /** Replace how API clients are built (tests point them at the emulator with their own credentials). */
   buildClient?: CalendarClientBuilder;
   /** Engine knobs tests need (small pages, fast sleep, page hooks). */
-  engine?: Partial<Pick<SyncEngineOptions, 'pageSize' | 'sleep' | 'random' | 'onPageStored' | 'now'>>;
+  engine?: Partial<Pick<SyncEngineOptions, 'pageSize' | 'sleep' | 'random' | 'onPageStored' | 'now' | 'owner' | 'pollMs'>>;
   now?: () => number;
 }
 
@@ -38,8 +39,10 @@ export interface Services {
   alerts(): Promise<Alert[]>;
   /** One renewal pass (the cron job and `npm run renew-channels`). */
   renewChannels(): ReturnType<ChannelService['renewDue']>;
-  /** One re-sync pass (the cron job). */
-  resync(): ReturnType<typeof runResyncPass>;
+  /** One safety-net pass: marks stale, polled and never-synced calendars due (the cron job). */
+  resync(): ReturnType<typeof runSafetyNet>;
+  /** Brings old documents up to date (once per database), then starts claiming sync work (every replica does). */
+  startWorkers(): Promise<void>;
   /** Starts the cron jobs (when CRON_ENABLED); idempotent. */
   startCron(): void;
   /** Stops cron and lets running syncs finish or abort; the caller closes the connection. */
@@ -66,6 +69,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     clientFor: (calendar) => clients.forAccount(calendar.accountId),
     logger: log,
     onSyncFinished: createSyncObserver({ metrics, SyncRun, log }),
+    pollMs: config.sync.pollMs,
     ...overrides.engine,
   });
 
@@ -86,11 +90,11 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
 
   const renewChannels = () => channels.renewDue();
   const resync = () =>
-    runResyncPass({
+    runSafetyNet({
       Calendar: models.Calendar,
-      sync: engine,
-      sweepStuckSyncs: () => engine.sweepStuckSyncs(),
+      state: engine.state,
       staleMinutes: config.cron.resyncStaleMinutes,
+      pollMinutes: config.cron.pollMinutes,
       log: log.child({ component: 'cron' }),
     });
 
@@ -110,6 +114,10 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     alerts: async () => evaluateAlerts(await summarizeLastHour(SyncRun)),
     renewChannels,
     resync,
+    async startWorkers() {
+      await migrateSyncState(conn, models);
+      engine.start();
+    },
     startCron() {
       if (cron || !config.cronEnabled) return;
       cron = startCron(

@@ -43,6 +43,6 @@ export async function seedListAll(api: calendar_v3.Calendar, calendarId: string,
  * "write page by page".
  */
 export async function seedStoreAll(Event: EventModel, calendarId: Types.ObjectId, events: calendar_v3.Schema$Event[]): Promise<number> {
-  const stored = await storePage(Event, calendarId, events, { now: new Date() });
+  const stored = await storePage(Event, calendarId, events, { now: new Date(), epoch: 0 });
   return stored.upserted + stored.removed;
 }

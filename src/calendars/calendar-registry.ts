@@ -2,6 +2,8 @@ import { Types, type Connection } from 'mongoose';
 import type { ChannelService, EnsureResult } from '../channels/channel-service.js';
 import { calendarModel, type CalendarModel } from '../models/calendar.js';
 import { eventModel, type EventModel } from '../models/event.js';
+import { PRIORITY } from '../sync/priority.js';
+import { initialSyncRequest } from '../sync/sync-state.js';
 import type { SyncRequester, SyncMode } from '../sync/types.js';
 import { AccountNotFoundError, type AccountService } from '../accounts/account-service.js';
 import { CalendarNotFoundError } from '../accounts/calendar-clients.js';
@@ -26,9 +28,10 @@ export interface RegisteredCalendar {
 const isDuplicateKey = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 11000;
 
 /**
- * Registering and removing calendars: the operations behind the admin API. Registration opens the
- * watch channel first and then asks for the full sync, so no change between the two is missed:
- * a change after the watch pings us, and a ping during the full sync is coalesced into one more pass.
+ * Registering and removing calendars: the operations behind the admin API. A calendar is created
+ * with its full-sync request recorded, then its watch channel is opened, then one more sync is
+ * requested, so no change between the full listing and the watch is missed: a change after the
+ * watch pings us, and requests during the full sync are coalesced into one more pass.
  */
 export class CalendarRegistry {
   private readonly Calendar: CalendarModel;
@@ -46,7 +49,8 @@ export class CalendarRegistry {
     if (!(await this.deps.accounts.exists(accountId))) throw new AccountNotFoundError(accountId);
     let id: string;
     try {
-      const doc = await this.Calendar.create({ accountId, googleCalendarId });
+      // Created with its full-sync request in the same write: durable from the first moment.
+      const doc = await this.Calendar.create({ accountId, googleCalendarId, ...initialSyncRequest(new Date()) });
       id = doc._id.toHexString();
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
@@ -60,7 +64,9 @@ export class CalendarRegistry {
       // The calendar is registered either way; the renewal pass retries a missing channel.
       channel = { outcome: 'failed', error: (err as Error).message };
     }
-    this.deps.sync.requestSync(id, { mode: 'full', reason: 'registered' });
+    // If the full sync already listed before the watch opened, a change in between sent no ping:
+    // one more request covers it (and costs nothing if the full sync has not started yet).
+    await this.deps.sync.requestSync(id, { reason: 'registered', priority: PRIORITY.recovery });
     const cal = await this.Calendar.findById(id).select({ mode: 1, modeReason: 1 }).lean();
     return {
       id,
@@ -74,7 +80,8 @@ export class CalendarRegistry {
 
   async requestSync(calendarId: string, mode: SyncMode): Promise<void> {
     if (!(await this.exists(calendarId))) throw new CalendarNotFoundError(calendarId);
-    this.deps.sync.requestSync(calendarId, { mode, reason: 'admin' });
+    const recorded = await this.deps.sync.requestSync(calendarId, { mode, reason: 'admin', priority: PRIORITY.recovery });
+    if (recorded === 'skipped') throw new CalendarNotFoundError(calendarId);
   }
 
   /**

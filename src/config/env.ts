@@ -99,6 +99,11 @@ const schema = z
     SYNC_LEASE_SECONDS: int(120, 5, 3600),
     SYNC_CONCURRENCY: int(4, 1, 256),
     SYNC_MIN_INTERVAL_MS: int(1000, 0, 60_000),
+    SYNC_POLL_MS: int(1000, 50, 60_000),
+    SYNC_RETRY_AFTER_FAILURE_SECONDS: int(60, 0, 86_400),
+    POLL_INTERVAL_MINUTES: int(10, 1, 1440),
+    QUOTA_PER_USER_PER_MINUTE: int(500, 1, 1_000_000),
+    QUOTA_PER_PROJECT_PER_MINUTE: int(9000, 1, 100_000_000),
     CHANNEL_TTL_SECONDS: int(172_800, 60, 2_592_000),
     CHANNEL_RENEW_LEAD_SECONDS: int(86_400, 0, 2_592_000),
     CRON_RENEW_SCHEDULE: cronExpr('*/10 * * * *'),
@@ -130,7 +135,9 @@ export interface Config {
   google: { apiRootUrl: string; oauthTokenUrl: string; clientId: string; clientSecret: string };
   logLevel: Env['LOG_LEVEL'];
   cronEnabled: boolean;
-  cron: { renewSchedule: string; resyncSchedule: string; resyncStaleMinutes: number };
+  cron: { renewSchedule: string; resyncSchedule: string; resyncStaleMinutes: number; pollMinutes: number };
+  /** Google calls per minute the fleet allows itself (below Google's 600 per user, 10,000 per project). */
+  quota: { perUserPerMinute: number; perProjectPerMinute: number };
   sync: {
     incrementalEnabled: boolean;
     windowPastDays: number;
@@ -143,6 +150,10 @@ export interface Config {
     concurrency: number;
     /** Least time between the end of one sync of a calendar and the start of the next. */
     minIntervalMs: number;
+    /** How often an idle replica looks for sync work recorded by other replicas. */
+    pollMs: number;
+    /** First retry of a failed calendar (doubling per consecutive failure, at most 30 min). */
+    retryAfterFailureMs: number;
   };
   channels: { ttlSeconds: number; renewLeadSeconds: number };
   webhook: { rateLimitPerSource: number; rateLimitGlobal: number };
@@ -177,12 +188,6 @@ function crossFieldProblems(source: NodeJS.ProcessEnv): string[] {
     // Otherwise every renewal pass would find every fresh channel due and replace it again.
     problems.push('CHANNEL_RENEW_LEAD_SECONDS must be less than CHANNEL_TTL_SECONDS');
   }
-  const pace = Number(source.SYNC_MIN_INTERVAL_MS || 1000);
-  const lease = Number(source.SYNC_LEASE_SECONDS || 120);
-  if (Number.isFinite(pace) && Number.isFinite(lease) && pace * 2 > lease * 1000) {
-    // The pacing wait holds the lease without renewing it.
-    problems.push('SYNC_MIN_INTERVAL_MS must be at most half of SYNC_LEASE_SECONDS');
-  }
   const base = Number(source.SYNC_BACKOFF_BASE_MS || 500);
   const max = Number(source.SYNC_BACKOFF_MAX_MS || 32_000);
   if (Number.isFinite(base) && Number.isFinite(max) && max < base) {
@@ -216,7 +221,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: e.LOG_LEVEL,
     cronEnabled: e.CRON_ENABLED,
-    cron: { renewSchedule: e.CRON_RENEW_SCHEDULE, resyncSchedule: e.CRON_RESYNC_SCHEDULE, resyncStaleMinutes: e.RESYNC_STALE_MINUTES },
+    cron: {
+      renewSchedule: e.CRON_RENEW_SCHEDULE,
+      resyncSchedule: e.CRON_RESYNC_SCHEDULE,
+      resyncStaleMinutes: e.RESYNC_STALE_MINUTES,
+      pollMinutes: e.POLL_INTERVAL_MINUTES,
+    },
+    quota: { perUserPerMinute: e.QUOTA_PER_USER_PER_MINUTE, perProjectPerMinute: e.QUOTA_PER_PROJECT_PER_MINUTE },
     sync: {
       incrementalEnabled: e.INCREMENTAL_SYNC_ENABLED,
       windowPastDays: e.SYNC_WINDOW_PAST_DAYS,
@@ -228,6 +239,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       leaseSeconds: e.SYNC_LEASE_SECONDS,
       concurrency: e.SYNC_CONCURRENCY,
       minIntervalMs: e.SYNC_MIN_INTERVAL_MS,
+      pollMs: e.SYNC_POLL_MS,
+      retryAfterFailureMs: e.SYNC_RETRY_AFTER_FAILURE_SECONDS * 1000,
     },
     channels: { ttlSeconds: e.CHANNEL_TTL_SECONDS, renewLeadSeconds: e.CHANNEL_RENEW_LEAD_SECONDS },
     webhook: { rateLimitPerSource: e.WEBHOOK_RATE_LIMIT_PER_SOURCE, rateLimitGlobal: e.WEBHOOK_RATE_LIMIT_GLOBAL },

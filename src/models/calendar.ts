@@ -1,3 +1,4 @@
+import { IDLE_PRIORITY, NEVER } from '../sync/priority.js';
 import { Schema, type Connection, type InferSchemaType, type HydratedDocument } from 'mongoose';
 
 /** Named sync states; changed only through the sync engine's transitions. */
@@ -37,14 +38,20 @@ const calendarSchema = new Schema(
     state: { type: String, enum: SYNC_STATES, default: 'idle' },
     mode: { type: String, enum: DELIVERY_MODES, default: 'push' },
     modeReason: { type: String, default: null },
-    /** One sync per calendar across replicas: holder + expiry, reclaimed when expired. */
-    lease: {
-      type: new Schema({ owner: String, expiresAt: Date }, { _id: false }),
-      default: null,
-    },
-    /** A sync was requested while one ran; the holder runs one more incremental pass. */
-    dirty: { type: Boolean, default: false },
+    // Sync scheduling (src/sync/sync-state.ts owns every write to these).
+    /** When the earliest pending request became due; NEVER when nothing is requested. */
+    dueAt: { type: Date, default: () => NEVER },
+    /** The most urgent pending request's class (src/sync/priority.ts); IDLE_PRIORITY when none. */
+    priority: { type: Number, default: IDLE_PRIORITY },
+    /** Requests so far, and full-sync requests so far: a pass compares them to spot requests made during it. */
+    requests: { type: Number, default: 0 },
+    fullRequests: { type: Number, default: 0 },
     pendingFullSync: { type: Boolean, default: false },
+    /** The sync lease (src/leases/lease.ts): claimable when syncNotBefore ≤ now (lease expiry, pacing, retry back-off). */
+    syncNotBefore: { type: Date, default: () => new Date(0) },
+    syncHeldBy: { type: String, default: null },
+    syncEpoch: { type: Number, default: 0 },
+    consecutiveFailures: { type: Number, default: 0 },
 
     lastError: {
       type: new Schema({ code: String, message: String, at: Date }, { _id: false }),
@@ -62,6 +69,9 @@ const calendarSchema = new Schema(
 
 calendarSchema.index({ accountId: 1, googleCalendarId: 1 }, { unique: true });
 calendarSchema.index({ state: 1, lastSyncedAt: 1 });
+// The claim: due calendars by priority, then by how long they have waited.
+calendarSchema.index({ priority: 1, dueAt: 1 });
+calendarSchema.index({ state: 1, syncNotBefore: 1 });
 
 export type CalendarRecord = InferSchemaType<typeof calendarSchema>;
 export type CalendarDoc = HydratedDocument<CalendarRecord>;

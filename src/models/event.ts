@@ -20,11 +20,15 @@ const eventSchema = new Schema(
     /** Full-sync run that last saw this event; reconcile-by-absence removes events with an older stamp. */
     seenInFullSync: { type: String, default: null },
     syncedAt: { type: Date, required: true },
+    /** Sync-lease epoch of the pass that last wrote this event (fences stalled former holders). */
+    syncEpoch: { type: Number, default: 0 },
   },
   { collection: 'events', minimize: false },
 );
 
 eventSchema.index({ calendarId: 1, googleEventId: 1 }, { unique: true });
+// Serves the fenced upsert (src/sync/mirror-writer.ts): the key plus a range on the writer's epoch.
+eventSchema.index({ calendarId: 1, googleEventId: 1, syncEpoch: 1 });
 eventSchema.index({ calendarId: 1, seenInFullSync: 1 });
 
 export type EventRecord = InferSchemaType<typeof eventSchema>;

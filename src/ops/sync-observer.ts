@@ -20,8 +20,9 @@ export interface SyncObserverDeps {
 export function createSyncObserver(deps: SyncObserverDeps): (outcome: SyncOutcome) => void {
   const { metrics } = deps;
   return (o) => {
-    // A pass that lost its lease did no durable work; the new holder reports the real outcome.
-    if (o.status === 'lease_lost') return;
+    // A pass that lost its lease, or was cut short by a shutdown, is no verdict: whoever runs the
+    // calendar next reports the real outcome.
+    if (o.status === 'lease_lost' || o.status === 'aborted') return;
     const outcome = o.status;
     const fallbackReason = o.fallback ? (o.tokenExpired ? 'token_expired' : 'token_invalid') : null;
     metrics.syncs.inc({ mode: o.mode, outcome });

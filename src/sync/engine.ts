@@ -1,30 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { calendar_v3 } from 'googleapis';
-import { isValidObjectId, Types } from 'mongoose';
+import { isValidObjectId } from 'mongoose';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import type { Models } from '../models/index.js';
 import { MAX_PAGE_SIZE } from '../google/list-events.js';
+import { unlimitedQuota, type QuotaGate } from '../quota/quota-gate.js';
 import { realSleep, type Sleep } from './backoff.js';
-import { absorbRequests, acquireLease, continueLease, markDirty, releaseLease, renewLease, type LeaseSnapshot } from './lease.js';
-import type { PassStatus, SyncErrorCode, SyncOutcome, SyncRunResult } from './outcome.js';
-import { runPass, SyncError, type PageStoredInfo, type PassResult } from './run-pass.js';
-import type { SyncRequest, SyncRequester } from './types.js';
-import { WorkQueue } from './work-queue.js';
+import { runClaimedSync, type ClaimedSyncDeps, type ClaimedSyncResult } from './claimed-sync.js';
+import type { SyncOutcome, SyncRunResult } from './outcome.js';
+import { PRIORITY } from './priority.js';
+import { SyncError, type PageStoredInfo } from './run-pass.js';
+import { SyncStateRepository, type ClaimedSync } from './sync-state.js';
+import type { RequestOutcome, SyncRequest, SyncRequester } from './types.js';
 
-/** What the Google client factory gets to pick credentials. */
-export interface CalendarRef {
-  id: string;
-  accountId: string;
-  googleCalendarId: string;
-}
+export type { CalendarRef } from './claimed-sync.js';
 
 export interface SyncEngineOptions {
   models: Models;
   sync: Config['sync'];
   /** Builds the API client for a calendar's account (the accounts module decrypts credentials). */
-  clientFor: (calendar: CalendarRef) => Promise<calendar_v3.Calendar> | calendar_v3.Calendar;
+  clientFor: ClaimedSyncDeps['clientFor'];
   logger?: Logger;
   /** Lease owner id; unique per process by default. */
   owner?: string;
@@ -33,334 +29,248 @@ export interface SyncEngineOptions {
   random?: () => number;
   /** events.list maxResults; 2500 unless a test wants many small pages. */
   pageSize?: number;
+  /** Budgets for Google calls shared by every replica (none by default). */
+  quota?: QuotaGate;
+  /** How often an idle process looks for work that other replicas recorded (ms, jittered). */
+  pollMs?: number;
   /** Metrics hook: called once per pass, after its state is persisted. Must not throw. */
   onSyncFinished?: (outcome: SyncOutcome) => void;
   /** Called after each page is stored (progress, and tests that pause or crash a sync mid-way). */
   onPageStored?: (info: PageStoredInfo) => Promise<void> | void;
 }
 
-const NEEDS_ATTENTION: ReadonlySet<SyncErrorCode> = new Set(['permission', 'not_found', 'credentials_unavailable']);
-
-function statusFor(error: SyncError | null): PassStatus {
-  if (!error) return 'ok';
-  if (error.code === 'lease_lost') return 'lease_lost';
-  return NEEDS_ATTENTION.has(error.code) ? 'needs_attention' : 'failed';
-}
-
 /**
- * The incremental sync engine. `requestSync` is what pings, cron and the admin API call; it
- * returns at once and the work runs here with bounded concurrency. `syncCalendar` runs (or
- * coalesces) a sync and resolves when it is done. Across replicas, the lease in MongoDB decides
- * who syncs; everyone else leaves a dirty flag for the holder.
+ * Schedules syncs, and nothing else. A request is written to the calendar's state in MongoDB
+ * before `requestSync` resolves; every started engine (one per replica) claims due calendars by
+ * priority with one atomic findOneAndUpdate that is also the lease, and runs at most
+ * SYNC_CONCURRENCY of them. A request recorded here wakes this process at once; requests recorded
+ * by other replicas are found by polling. Pacing, retry back-off and crash recovery are all times
+ * stored with the calendar (src/sync/sync-state.ts), so no process sleeps on a slot and a killed
+ * replica's work is claimed by the others when its lease runs out.
  */
 export class SyncEngine implements SyncRequester {
   readonly owner: string;
-  private readonly models: Models;
+  readonly state: SyncStateRepository;
   private readonly sync: Config['sync'];
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly sleep: Sleep;
   private readonly random: () => number;
-  private readonly pageSize: number;
   private readonly leaseMs: number;
-  private readonly queue: WorkQueue;
+  private readonly pollMs: number;
+  private readonly deps: ClaimedSyncDeps;
   private readonly closing = new AbortController();
-  private readonly inFlight = new Set<Promise<unknown>>();
-  // Orders requests against passes in this process (see coveredLocally); a counter, not a clock.
-  private seq = 0;
-  private readonly requestSeq = new Map<string, number>();
-  private readonly coveredSeq = new Map<string, number>();
-  /** Syncs of this process between their start and taking the lease (see requestSync). */
-  private readonly starting = new Map<string, SyncRequest & { again: boolean }>();
+  private readonly running = new Set<Promise<unknown>>();
+  private started = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private wake: { at: number; timer: NodeJS.Timeout } | null = null;
+  private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly opts: SyncEngineOptions) {
-    this.models = opts.models;
+  constructor(opts: SyncEngineOptions) {
     this.sync = opts.sync;
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'sync' });
     this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
     this.now = opts.now ?? (() => new Date());
     this.sleep = opts.sleep ?? realSleep;
     this.random = opts.random ?? Math.random;
-    this.pageSize = opts.pageSize ?? MAX_PAGE_SIZE;
     this.leaseMs = opts.sync.leaseSeconds * 1000;
-    this.queue = new WorkQueue(opts.sync.concurrency, async (calendarId, request) => {
-      if (request.mode !== 'full' && this.coveredLocally(calendarId)) return;
-      try {
-        const run = await this.syncCalendar(calendarId, request);
-        this.log.debug({ calendarId, status: run.status, passes: run.passes.length }, 'requested sync done');
-      } catch (err) {
-        // Database trouble, most likely. A lease left behind expires and the sweep recovers it.
-        this.log.error({ calendarId, err: { message: (err as Error).message } }, 'requested sync crashed');
-      }
-    });
+    this.pollMs = opts.pollMs ?? 1000;
+    this.state = new SyncStateRepository(opts.models.Calendar);
+    this.deps = {
+      models: opts.models,
+      state: this.state,
+      sync: opts.sync,
+      quota: opts.quota ?? unlimitedQuota,
+      clientFor: opts.clientFor,
+      log: this.log,
+      now: this.now,
+      sleep: this.sleep,
+      random: this.random,
+      pageSize: opts.pageSize ?? MAX_PAGE_SIZE,
+      onSyncFinished: opts.onSyncFinished,
+      onPageStored: opts.onPageStored,
+    };
   }
 
-  /** Non-blocking: queues the calendar (coalesced locally and across replicas) and returns. */
-  requestSync(calendarId: string, request: SyncRequest = {}): void {
-    if (this.closing.signal.aborted) return;
+  /** Starts claiming due work in this process (every replica runs one started engine). */
+  start(): void {
+    if (this.started || this.closing.signal.aborted) return;
+    this.started = true;
+    this.schedulePoll();
+    this.pump();
+  }
+
+  /** Records the request durably, then wakes this process's claimer. */
+  async requestSync(calendarId: string, request: SyncRequest = {}): Promise<RequestOutcome> {
     if (!isValidObjectId(calendarId)) {
       this.log.warn({ calendarId }, 'sync requested for an invalid calendar id; ignored');
-      return;
+      return 'skipped';
     }
-    // A sync of this calendar that has not taken its lease yet will see everything up to now:
-    // this request is already covered.
-    const starting = this.starting.get(calendarId);
-    if (starting && (request.mode !== 'full' || starting.mode === 'full')) {
-      starting.again = true;
-      return;
-    }
-    this.requestSeq.set(String(calendarId), ++this.seq);
-    this.queue.push(String(calendarId), request);
+    const recorded = await this.record(String(calendarId), request);
+    if (!recorded) return 'skipped';
+    // A sync running now sees the request when it ends (or its lease runs out and the poll finds it).
+    if (!recorded.held) this.wakeAt(recorded.notBefore);
+    return 'requested';
   }
 
   /**
-   * True when every request this process queued for the calendar came before a pass of this
-   * process started listing: that pass saw their changes, so another pass would find nothing.
+   * Requests a sync and runs it in this process now (not bounded by SYNC_CONCURRENCY), resolving when
+   * it is done: 'synced' (this process ran one or more passes), 'coalesced' (another process holds
+   * the calendar and will run the pass) or 'skipped' (unknown calendar, or one that needs attention
+   * and no explicit `mode` was given). For scripts and tests; the server only uses `requestSync`.
    */
-  private coveredLocally(calendarId: string): boolean {
-    const requested = this.requestSeq.get(calendarId) ?? 0;
-    const covered = this.coveredSeq.get(calendarId) ?? 0;
-    return requested <= covered;
-  }
-
-  /**
-   * Syncs now and resolves when this process is done: 'synced' (it held the lease and ran one or
-   * more passes), 'coalesced' (another holder will run the pass) or 'skipped' (unknown calendar, or
-   * one that needs attention and no explicit `mode` was given).
-   */
-  syncCalendar(calendarId: string, request: SyncRequest = {}): Promise<SyncRunResult> {
+  async syncCalendar(calendarId: string, request: SyncRequest = {}): Promise<SyncRunResult> {
     const id = String(calendarId);
-    const p = this.runSync(id, request);
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    if (this.closing.signal.aborted || !isValidObjectId(id) || !(await this.record(id, request))) return { status: 'skipped', passes: [] };
+    const passes: SyncOutcome[] = [];
+    while (!this.closing.signal.aborted) {
+      const claimed = await this.state.claim({ owner: this.owner, leaseMs: this.leaseMs, now: this.now(), calendarId: id });
+      if (!claimed) {
+        const waitMs = await this.untilClaimable(id);
+        if (waitMs === null) break;
+        await this.sleep(waitMs, this.closing.signal).catch(() => undefined);
+        continue;
+      }
+      const result = await this.track(runClaimedSync(this.deps, claimed, this.closing.signal));
+      if (result.kind === 'deferred') {
+        await this.sleep(Math.max(0, result.until.getTime() - this.now().getTime()), this.closing.signal).catch(() => undefined);
+        continue;
+      }
+      passes.push(result.outcome);
+      if (result.outcome.status !== 'ok' || !result.dueAgainAt) break;
+    }
+    return { status: passes.length > 0 ? 'synced' : 'coalesced', passes };
+  }
+
+  /**
+   * Resolves when this process runs no pass and its last look found nothing claimable. Work due later
+   * (pacing, back-off) does not count: a timer claims it then.
+   */
+  onIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Calendars whose holder stopped renewing its lease are shown as failed (for the cron). */
+  sweepStuckSyncs(): Promise<string[]> {
+    return this.state.sweep(this.now());
+  }
+
+  /**
+   * Stops claiming, aborts running passes (their token is kept; their calendars are released at once
+   * with every request still recorded, for another replica to take) and waits for them.
+   */
+  async close(): Promise<void> {
+    this.closing.abort(new SyncError('aborted', 'sync engine closing'));
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.wake) clearTimeout(this.wake.timer);
+    this.pollTimer = null;
+    this.wake = null;
+    await Promise.allSettled([...this.running]);
+    this.settle();
+  }
+
+  private record(calendarId: string, request: SyncRequest): Promise<{ notBefore: Date; held: boolean } | null> {
+    const priority = request.priority ?? PRIORITY.recovery;
+    // An explicit mode is an operator's request: it also runs for a calendar that needs attention.
+    return this.state.request(calendarId, { priority, full: request.mode === 'full', force: request.mode !== undefined }, this.now());
+  }
+
+  /** How long until the calendar may be claimed here; null when another process holds it or nothing is due. */
+  private async untilClaimable(calendarId: string): Promise<number | null> {
+    const doc = await this.deps.models.Calendar.findById(calendarId, { syncHeldBy: 1, syncNotBefore: 1, dueAt: 1 }).lean();
+    const now = this.now().getTime();
+    if (!doc || doc.syncHeldBy || !doc.dueAt || doc.dueAt.getTime() > now) return null;
+    return Math.max(0, (doc.syncNotBefore?.getTime() ?? 0) - now);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p)).catch(() => undefined);
     return p;
   }
 
-  /** Resolves when every requested sync of this process has finished. */
-  onIdle(): Promise<void> {
-    return this.queue.onIdle();
-  }
-
-  /**
-   * Finds calendars left 'syncing' by a holder whose lease expired (a crashed or stalled process),
-   * marks them failed with `lease_expired`, and requests a sync for each. For the cron.
-   */
-  async sweepStuckSyncs(): Promise<string[]> {
-    const { Calendar } = this.models;
-    const now = this.now();
-    const stuckFilter = { state: 'syncing' as const, $or: [{ lease: null }, { 'lease.expiresAt': { $lte: now } }] };
-    const stuck = await Calendar.find(stuckFilter, { _id: 1 }).lean();
-    const swept: string[] = [];
-    for (const { _id } of stuck) {
-      const res = await Calendar.updateOne(
-        { _id, ...stuckFilter },
-        {
-          $set: { state: 'failed', lease: null, dirty: true, lastError: { code: 'lease_expired', message: 'sync holder stopped renewing its lease', at: now } },
-          $inc: { 'counters.failed': 1 },
-        },
-      );
-      if (res.matchedCount !== 1) continue;
-      const calendarId = String(_id);
-      swept.push(calendarId);
-      this.log.warn({ calendarId }, 'sync stuck past its lease; resyncing');
-      this.requestSync(calendarId, { reason: 'sweep' });
+  /** Claims due calendars until the slots are full or nothing is claimable. */
+  private pump(): void {
+    if (!this.started || this.closing.signal.aborted) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
     }
-    return swept;
-  }
-
-  /** Stops taking requests, aborts backoff waits and running passes (their token is kept), waits for them. */
-  async close(): Promise<void> {
-    this.closing.abort(new SyncError('aborted', 'sync engine closing'));
-    this.queue.clear();
-    await Promise.allSettled([...this.inFlight]);
-    await this.queue.onIdle();
-  }
-
-  private async runSync(calendarId: string, request: SyncRequest): Promise<SyncRunResult> {
-    const { Calendar } = this.models;
-    const reason = request.reason ?? 'unspecified';
-    if (this.closing.signal.aborted || !isValidObjectId(calendarId)) return { status: 'skipped', passes: [] };
-    // The request is recorded before trying the lease: if someone else holds it, they will see it.
-    const includeNeedsAttention = request.mode !== undefined;
-    let snap: LeaseSnapshot | null;
-    const alreadyStarting = this.starting.has(calendarId);
-    const entry = { ...request, again: false };
-    if (!alreadyStarting) this.starting.set(calendarId, entry);
-    try {
-      do {
-        // Requests folded into this one while it was starting (see requestSync) must reach whoever
-        // holds the lease if this attempt loses it: record them again and retry.
-        entry.again = false;
-        if (!(await markDirty(Calendar, calendarId, request.mode === 'full'))) return { status: 'skipped', passes: [] };
-        snap = await acquireLease(Calendar, calendarId, { owner: this.owner, leaseMs: this.leaseMs, now: this.now(), includeNeedsAttention });
-      } while (!snap && entry.again);
-    } finally {
-      if (!alreadyStarting) this.starting.delete(calendarId);
-    }
-    if (!snap) {
-      const blocked = !includeNeedsAttention && (await Calendar.exists({ _id: calendarId, state: 'needs_attention' }));
-      return { status: blocked ? 'skipped' : 'coalesced', passes: [] };
-    }
-
-    const passes: SyncOutcome[] = [];
-    let api: calendar_v3.Calendar | null = null;
-    let lastPassEnd: Date | null = null;
-    for (let passNumber = 1; snap; passNumber++) {
-      const current: LeaseSnapshot = snap;
-      if (!api) {
-        try {
-          api = await this.opts.clientFor({ id: calendarId, accountId: current.accountId, googleCalendarId: current.googleCalendarId });
-        } catch (err) {
-          this.log.error({ calendarId, err: { message: (err as Error).message } }, 'no Google client for the calendar account');
-          const error = new SyncError('credentials_unavailable', (err as Error).message);
-          passes.push(await this.finishPass(calendarId, current, reason, passNumber, 0, emptyResult(current, error)));
-          break;
-        }
+    this.pumping = true;
+    void (async () => {
+      try {
+        do {
+          this.pumpAgain = false;
+          while (this.running.size < this.sync.concurrency && !this.closing.signal.aborted) {
+            if (!(await this.state.anyClaimable(this.now()))) break;
+            const claimed = await this.state.claim({ owner: this.owner, leaseMs: this.leaseMs, now: this.now() });
+            if (!claimed) break;
+            this.launch(claimed);
+          }
+        } while (this.pumpAgain && !this.closing.signal.aborted);
+      } catch (err) {
+        // The database, most likely: the poll tries again.
+        this.log.error({ err: { message: (err as Error).message } }, 'claiming due syncs failed');
+      } finally {
+        this.pumping = false;
+        this.settle();
       }
-      if (await this.paceBeforePass(passNumber === 1 ? current.lastSyncedAt : lastPassEnd)) {
-        await absorbRequests(Calendar, calendarId, this.owner);
-      }
-      this.coveredSeq.set(calendarId, this.seq);
-      const outcome = await this.runOnePass(calendarId, current, api, reason, passNumber);
-      lastPassEnd = this.now();
-      passes.push(outcome);
-      if (outcome.status !== 'ok') break;
-      const released = await releaseLease(Calendar, calendarId, this.owner, { state: 'idle' });
-      if (released !== 'dirty') break;
-      // Requests arrived during the pass: one more pass covers all of them.
-      snap = await continueLease(Calendar, calendarId, { owner: this.owner, leaseMs: this.leaseMs, now: this.now() });
-    }
-    return { status: 'synced', passes };
+    })();
   }
 
-  /**
-   * A calendar that changes all the time would otherwise be synced once per change, and one busy
-   * calendar could spend its user's whole quota (600 calls/min). Holding the lease while waiting
-   * lets every ping that arrives meanwhile fold into this one pass; an isolated change (nothing
-   * synced within the interval) is not delayed at all.
-   */
-  private async paceBeforePass(previousEnd: Date | null): Promise<boolean> {
-    if (!previousEnd || this.sync.minIntervalMs <= 0) return false;
-    const wait = previousEnd.getTime() + this.sync.minIntervalMs - this.now().getTime();
-    if (wait <= 0) return false;
-    // An abort (shutdown) ends the wait early; the pass then sees the signal and stops cleanly.
-    await this.sleep(wait, this.closing.signal).catch(() => undefined);
-    return true;
-  }
-
-  private async runOnePass(calendarId: string, snap: LeaseSnapshot, api: calendar_v3.Calendar, reason: string, passNumber: number): Promise<SyncOutcome> {
-    const started = Date.now();
-    const leaseLost = new AbortController();
-    const signal = AbortSignal.any([this.closing.signal, leaseLost.signal]);
-    const leaseOpts = () => ({ owner: this.owner, leaseMs: this.leaseMs, now: this.now() });
-    const fence = async (): Promise<void> => {
-      if (signal.aborted) throw signal.reason;
-      if (!(await renewLease(this.models.Calendar, calendarId, leaseOpts()))) {
-        const lost = new SyncError('lease_lost', 'lease taken over by another process');
-        leaseLost.abort(lost);
-        throw lost;
-      }
-    };
-    // Heartbeat: long backoff waits or slow pages must not let the lease lapse.
-    const heartbeat = setInterval(() => void fence().catch(() => undefined), Math.max(1000, Math.floor(this.leaseMs / 3)));
-    heartbeat.unref();
-    let result: PassResult;
-    try {
-      result = await runPass({
-        models: this.models,
-        calendarId,
-        snapshot: snap,
-        api,
-        sync: this.sync,
-        pageSize: this.pageSize,
-        now: this.now,
-        sleep: this.sleep,
-        random: this.random,
-        signal,
-        fence,
-        log: this.log,
-        onPageStored: this.opts.onPageStored,
+  private launch(claimed: ClaimedSync): void {
+    void this.track(runClaimedSync(this.deps, claimed, this.closing.signal))
+      .then((result: ClaimedSyncResult) => {
+        if (result.kind === 'deferred') this.wakeAt(result.until);
+        else if (result.dueAgainAt) this.wakeAt(result.dueAgainAt);
+      })
+      .catch((err: unknown) => {
+        // Database trouble: the lease runs out and the calendar is claimed again, requests intact.
+        this.log.error({ calendarId: claimed.calendarId, err: { message: (err as Error).message } }, 'sync crashed');
+      })
+      .finally(() => {
+        this.pump();
+        this.settle();
       });
-    } finally {
-      clearInterval(heartbeat);
-    }
-    return this.finishPass(calendarId, snap, reason, passNumber, Date.now() - started, result);
   }
 
-  /** Persists the pass (counters, last error, and the lease when it failed) and reports it. */
-  private async finishPass(
-    calendarId: string,
-    snap: LeaseSnapshot,
-    reason: string,
-    passNumber: number,
-    durationMs: number,
-    result: PassResult,
-  ): Promise<SyncOutcome> {
-    const { Calendar, Event } = this.models;
-    const status = statusFor(result.error);
-    const code = result.error?.code ?? null;
-    const now = this.now();
-    const inc: Record<string, number> = {
-      'counters.apiCalls': result.apiCalls,
-      'counters.eventsChanged': result.eventsChanged,
-    };
-    if (status === 'ok') inc[`counters.${result.mode}`] = 1;
-    else if (status !== 'lease_lost') inc['counters.failed'] = 1;
-    if (result.fallback) inc['counters.fallback'] = 1;
-    let eventCount: number | null = null;
-    if (status === 'lease_lost') {
-      // The calendar's state now belongs to the new holder: only add what this pass cost.
-      await Calendar.updateOne({ _id: calendarId }, { $inc: inc });
-    } else {
-      eventCount = await Event.countDocuments({ calendarId: new Types.ObjectId(calendarId) });
-      await Calendar.updateOne(
-        { _id: calendarId },
-        {
-          $inc: inc,
-          $set: {
-            eventCount,
-            lastSyncDurationMs: durationMs,
-            lastError: result.error ? { code, message: result.error.message.slice(0, 500), at: now } : null,
-          },
-        },
-      );
-    }
-    if (status === 'failed' || status === 'needs_attention') {
-      // The token is untouched. Keep a requested full sync pending, and after a shutdown make sure
-      // someone runs the sync this process could not finish.
-      const restore: Record<string, unknown> = { state: status };
-      if (snap.pendingFullSync) restore.pendingFullSync = true;
-      if (code === 'aborted') restore.dirty = true;
-      await releaseLease(Calendar, calendarId, this.owner, restore, { ignoreDirty: true });
-    }
-
-    const outcome: SyncOutcome = {
-      calendarId,
-      mode: result.mode,
-      reason,
-      status,
-      errorCode: code,
-      fallback: result.fallback,
-      tokenExpired: result.tokenExpired,
-      apiCalls: result.apiCalls,
-      retries: result.retries,
-      eventsChanged: result.eventsChanged,
-      durationMs,
-      eventCount,
-      passNumber,
-    };
-    const logFields = { ...outcome, googleCalendarId: snap.googleCalendarId };
-    if (status === 'ok') this.log.info(logFields, 'sync pass finished');
-    else this.log.warn({ ...logFields, error: result.error?.message }, 'sync pass did not complete');
-    try {
-      this.opts.onSyncFinished?.(outcome);
-    } catch (err) {
-      this.log.error({ err: { message: (err as Error).message } }, 'onSyncFinished hook threw');
-    }
-    return outcome;
+  /** Claims now, or at `at` (pacing, back-off) when that is later. */
+  private wakeAt(at: Date): void {
+    if (!this.started || this.closing.signal.aborted) return;
+    const delay = at.getTime() - this.now().getTime();
+    if (delay <= 0) return this.pump();
+    if (this.wake && this.wake.at <= at.getTime()) return;
+    if (this.wake) clearTimeout(this.wake.timer);
+    const timer = setTimeout(() => {
+      this.wake = null;
+      this.pump();
+    }, delay);
+    timer.unref();
+    this.wake = { at: at.getTime(), timer };
   }
-}
 
-function emptyResult(snap: LeaseSnapshot, error: SyncError): PassResult {
-  return { mode: snap.syncToken ? 'incremental' : 'full', fallback: false, tokenExpired: false, apiCalls: 0, retries: 0, eventsChanged: 0, error };
+  private schedulePoll(): void {
+    if (this.closing.signal.aborted) return;
+    // Jittered, so replicas started together do not poll in step.
+    const delay = Math.round(this.pollMs * (0.75 + this.random() / 2));
+    this.pollTimer = setTimeout(() => {
+      this.pump();
+      this.schedulePoll();
+    }, delay);
+    this.pollTimer.unref();
+  }
+
+  private isIdle(): boolean {
+    return this.running.size === 0 && !this.pumping;
+  }
+
+  private settle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
 }

@@ -19,7 +19,7 @@ export const SYNC_ERROR_CODES = [
 ] as const;
 export type SyncErrorCode = (typeof SYNC_ERROR_CODES)[number];
 
-export type PassStatus = 'ok' | 'failed' | 'needs_attention' | 'lease_lost';
+export type PassStatus = 'ok' | 'failed' | 'needs_attention' | 'lease_lost' | 'aborted';
 
 /** One pass of the engine over one calendar; handed to `onSyncFinished` for metrics. */
 export interface SyncOutcome {
@@ -41,8 +41,11 @@ export interface SyncOutcome {
   durationMs: number;
   /** Mirrored events of the calendar after the pass (null when the pass lost its lease). */
   eventCount: number | null;
-  /** 1 for the first pass of a lease, 2 for the extra pass a dirty flag caused, … */
-  passNumber: number;
+  /** The class of the most urgent request this pass covered (src/sync/priority.ts). */
+  priority: number;
+  /** When the earliest request it covered became due (request → mirror freshness). */
+  dueAt: Date;
+  finishedAt: Date;
 }
 
 /** What `syncCalendar` resolves to. */

@@ -6,10 +6,12 @@ import type { Models } from '../models/index.js';
 import { GoogleApiError } from '../google/google-errors.js';
 import { listEventsIncremental, type ListEventsResult } from '../google/list-events.js';
 import { withRetries, type Sleep } from './backoff.js';
-import type { LeaseSnapshot } from './lease.js';
-import { removeAbsent, storePage } from './mirror-writer.js';
+import { FencedWriteError, removeAbsent, storePage } from './mirror-writer.js';
 import type { SyncErrorCode } from './outcome.js';
 import { clearSyncToken, hasValidSyncToken, updateSyncToken } from './token-store.js';
+import type { ClaimedSync } from './sync-state.js';
+import type { QuotaGate } from '../quota/quota-gate.js';
+import { PRIORITY, type Priority } from './priority.js';
 import type { SyncMode } from './types.js';
 
 /** A failure with a stable code; everything a pass throws ends up as one of these. */
@@ -32,7 +34,10 @@ export interface PageStoredInfo {
 export interface PassContext {
   models: Models;
   calendarId: string;
-  snapshot: LeaseSnapshot;
+  snapshot: ClaimedSync;
+  /** Added to every token write's filter: only the lease holder's write can match. */
+  fenceFilter: Record<string, unknown>;
+  quota: QuotaGate;
   api: calendar_v3.Calendar;
   sync: Config['sync'];
   pageSize: number;
@@ -59,7 +64,7 @@ export interface PassResult {
 const DAY_MS = 86_400_000;
 
 /** Decides incremental vs full: the token must exist, be switched on, and match today's query. */
-export function chooseMode(snap: LeaseSnapshot, sync: Config['sync']): SyncMode {
+export function chooseMode(snap: Pick<ClaimedSync, 'incrementalEnabled' | 'syncToken' | 'syncTokenSingleEvents' | 'pendingFullSync'>, sync: Config['sync']): SyncMode {
   const incrementalOn = snap.incrementalEnabled ?? sync.incrementalEnabled;
   const tokenUsable = hasValidSyncToken(snap.syncToken) && snap.syncTokenSingleEvents === sync.singleEvents;
   return !snap.pendingFullSync && incrementalOn && tokenUsable ? 'incremental' : 'full';
@@ -67,6 +72,7 @@ export function chooseMode(snap: LeaseSnapshot, sync: Config['sync']): SyncMode 
 
 function toSyncError(err: unknown, signal: AbortSignal): SyncError {
   if (err instanceof SyncError) return err;
+  if (err instanceof FencedWriteError) return new SyncError('lease_lost', err.message);
   if (signal.aborted) return signal.reason instanceof SyncError ? signal.reason : new SyncError('aborted');
   if (err instanceof GoogleApiError) {
     const code: SyncErrorCode = err.kind === 'dead_token' ? 'bad_request' : err.kind;
@@ -87,11 +93,17 @@ export async function runPass(ctx: PassContext): Promise<PassResult> {
   const result: PassResult = { mode: chooseMode(snap, sync), fallback: false, tokenExpired: false, apiCalls: 0, retries: 0, eventsChanged: 0, error: null };
   let version = snap.syncTokenVersion;
 
+  // A 410 recovery runs at recovery priority at least (a safety-net pass that finds a dead token
+  // is no longer background work).
+  let priority: Priority = snap.priority;
   const listOptions = {
     signal: ctx.signal,
     onApiCall: () => void result.apiCalls++,
     call: <T>(request: () => Promise<T>) =>
-      withRetries(request, {
+      withRetries(async () => {
+        await ctx.quota.acquire(snap.accountId, priority, ctx.signal);
+        return request();
+      }, {
         policy: { maxRetries: sync.maxRetries, baseMs: sync.backoffBaseMs, maxMs: sync.backoffMaxMs },
         shouldRetry: (err) => ({
           retry: err instanceof GoogleApiError && (err.kind === 'rate_limited' || err.kind === 'transient'),
@@ -103,6 +115,8 @@ export async function runPass(ctx: PassContext): Promise<PassResult> {
         onRetry: ({ err, retry, delayMs }) => {
           result.retries++;
           const e = err as GoogleApiError;
+          // Every calendar of this account waits too, on every replica, instead of each hitting Google.
+          if (e.kind === 'rate_limited') void ctx.quota.throttled(snap.accountId, delayMs).catch(() => undefined);
           ctx.log.warn({ calendarId: ctx.calendarId, kind: e.kind, status: e.status, reason: e.reason, retry, delayMs }, 'google call failed, backing off');
         },
       }),
@@ -110,7 +124,7 @@ export async function runPass(ctx: PassContext): Promise<PassResult> {
 
   const storeAndReport = (mode: SyncMode, fullSyncRunId?: string) => async (page: { items: calendar_v3.Schema$Event[]; pageNumber: number }) => {
     await ctx.fence();
-    const stored = await storePage(models.Event, calendarOid, page.items, { now: ctx.now(), fullSyncRunId });
+    const stored = await storePage(models.Event, calendarOid, page.items, { now: ctx.now(), fullSyncRunId, epoch: snap.held.epoch });
     result.eventsChanged += stored.upserted + stored.removed;
     await ctx.onPageStored?.({ calendarId: ctx.calendarId, mode, pageNumber: page.pageNumber, items: page.items.length });
   };
@@ -122,6 +136,7 @@ export async function runPass(ctx: PassContext): Promise<PassResult> {
       expectedVersion: version,
       singleEvents: sync.singleEvents,
       alsoSet,
+      fence: ctx.fenceFilter,
     });
     if (written === 'stale') throw new SyncError('lease_lost', 'a newer sync token was stored by another sync');
   };
@@ -146,7 +161,8 @@ export async function runPass(ctx: PassContext): Promise<PassResult> {
         result.mode = 'full';
         ctx.log.warn({ calendarId: ctx.calendarId, status: err.status, reason: err.reason }, 'sync token rejected, falling back to full sync');
         await ctx.fence();
-        const cleared = await clearSyncToken(models.Calendar, ctx.calendarId, { expectedVersion: version });
+        priority = Math.min(priority, PRIORITY.recovery) as Priority;
+        const cleared = await clearSyncToken(models.Calendar, ctx.calendarId, { expectedVersion: version, fence: ctx.fenceFilter });
         if (cleared === null) throw new SyncError('lease_lost', 'the sync token changed under this sync');
         version = cleared;
       }
@@ -167,7 +183,7 @@ export async function runPass(ctx: PassContext): Promise<PassResult> {
       listOptions,
     );
     await ctx.fence();
-    result.eventsChanged += await removeAbsent(models.Event, calendarOid, runId);
+    result.eventsChanged += await removeAbsent(models.Event, calendarOid, runId, snap.held.epoch);
     const finishedAt = ctx.now();
     await commitToken(listed, { lastSyncedAt: finishedAt, lastFullSyncAt: finishedAt });
     return result;

@@ -34,6 +34,8 @@ export interface UpdateSyncTokenOptions {
   singleEvents: boolean;
   /** Other fields to set in the same atomic write (e.g. lastSyncedAt), so they never disagree with the token. */
   alsoSet?: Record<string, unknown>;
+  /** Extra filter conditions (the sync lease): a writer that lost its lease cannot store a token. */
+  fence?: Record<string, unknown>;
 }
 
 /**
@@ -48,7 +50,7 @@ export async function updateSyncToken(
 ): Promise<TokenWriteResult> {
   if (!hasValidSyncToken(token)) return 'empty';
   const updated = await Calendar.findOneAndUpdate(
-    { _id: calendarId, syncTokenVersion: opts.expectedVersion },
+    { ...opts.fence, _id: calendarId, syncTokenVersion: opts.expectedVersion },
     {
       $set: { ...opts.alsoSet, syncToken: token.trim(), syncTokenSingleEvents: opts.singleEvents },
       $inc: { syncTokenVersion: 1 },
@@ -66,9 +68,9 @@ export async function updateSyncToken(
 export async function clearSyncToken(
   Calendar: CalendarModel,
   calendarId: string,
-  opts: { expectedVersion?: number } = {},
+  opts: { expectedVersion?: number; fence?: Record<string, unknown> } = {},
 ): Promise<number | null> {
-  const filter: Record<string, unknown> = { _id: calendarId };
+  const filter: Record<string, unknown> = { ...opts.fence, _id: calendarId };
   if (opts.expectedVersion !== undefined) filter.syncTokenVersion = opts.expectedVersion;
   const updated = await Calendar.findOneAndUpdate(
     filter,

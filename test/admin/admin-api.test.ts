@@ -1,4 +1,5 @@
 import t from 'tap';
+import { PRIORITY } from '../../src/sync/priority.js';
 import { Types } from 'mongoose';
 import { channelModel } from '../../src/channels/channel-model.js';
 import { calendarModel } from '../../src/models/calendar.js';
@@ -42,7 +43,10 @@ t.test('registering a calendar opens its watch channel, asks for a full sync and
   t.equal(res.statusCode, 201);
   const body = res.json();
   t.match(body, { accountId, googleCalendarId: 'team@group.calendar.google.com', mode: 'push', channel: { outcome: 'opened' }, sync: 'requested' });
-  t.same(h.recording.requests, [{ calendarId: body.id, mode: 'full', reason: 'registered' }]);
+  const stored = await h.models.Calendar.findById(body.id).lean();
+  t.match(stored, { pendingFullSync: true, priority: PRIORITY.recovery }, 'the full sync is recorded with the calendar itself');
+  t.ok(stored!.dueAt.getTime() <= Date.now(), 'and is due at once');
+  t.same(h.recording.requests, [{ calendarId: body.id, reason: 'registered', priority: PRIORITY.recovery }], 'one more sync covers changes made before the watch opened');
   t.equal(h.emu.channels().length, 1);
   t.equal(h.emu.channels()[0]?.id, body.channel.id);
 
@@ -110,8 +114,8 @@ t.test('POST /admin/calendars/:id/sync asks for the given mode and answers 202',
   const inc = await h.app.inject({ method: 'POST', url: `/admin/calendars/${id}/sync`, headers: AUTH, payload: { mode: 'incremental' } });
   t.equal(inc.statusCode, 202);
   t.same(h.recording.requests, [
-    { calendarId: id, mode: 'full', reason: 'admin' },
-    { calendarId: id, mode: 'incremental', reason: 'admin' },
+    { calendarId: id, mode: 'full', reason: 'admin', priority: PRIORITY.recovery },
+    { calendarId: id, mode: 'incremental', reason: 'admin', priority: PRIORITY.recovery },
   ]);
   const bad = await h.app.inject({ method: 'POST', url: `/admin/calendars/${id}/sync`, headers: AUTH, payload: { mode: 'everything' } });
   t.equal(bad.statusCode, 400);

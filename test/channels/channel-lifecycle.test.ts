@@ -157,7 +157,7 @@ t.test('a calendar whose watch is refused falls back to polling and says why', a
   t.match(cal?.modeReason, /pushNotSupportedForRequestedResource/);
   t.same(await h.activeChannels(id), []);
   t.equal(await channelModel(h.conn).countDocuments({ calendarId: id, status: { $ne: 'stopped' } }), 0, 'the refused channel is closed');
-  t.same(h.recording.requests, [{ calendarId: id, mode: 'full', reason: 'registered' }], 'the full sync is still requested');
+  t.equal((await calendarModel(h.conn).findById(id).lean())?.pendingFullSync, true, 'the full sync is still requested');
 
   const watches = watchCalls(h);
   await service(h).renewDue();

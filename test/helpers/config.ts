@@ -15,6 +15,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     CRON_ENABLED: 'false',
     // Tests sync back to back on purpose; pacing has its own test.
     SYNC_MIN_INTERVAL_MS: '0',
+    // A failed calendar may be synced again at once (tests retry by hand).
+    SYNC_RETRY_AFTER_FAILURE_SECONDS: '0',
     LOG_LEVEL: 'silent',
     ...overrides,
   };

@@ -19,7 +19,7 @@ import { connectDatabase } from '../../src/db/connect.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import type { Models } from '../../src/models/index.js';
 import type { SyncEngine } from '../../src/sync/engine.js';
-import type { SyncRequest, SyncRequester } from '../../src/sync/types.js';
+import type { RequestOutcome, SyncRequest, SyncRequester } from '../../src/sync/types.js';
 import type { PingOutcome, RejectionReason } from '../../src/webhook/ping.js';
 import type { WebhookMetrics } from '../../src/webhook/metrics.js';
 import { testConfig } from './config.js';
@@ -34,8 +34,9 @@ export const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
 /** Records sync requests instead of syncing (unit tests of what asks for syncs). */
 export class RecordingSync implements SyncRequester {
   readonly requests: Array<{ calendarId: string } & SyncRequest> = [];
-  requestSync(calendarId: string, request: SyncRequest = {}): void {
+  async requestSync(calendarId: string, request: SyncRequest = {}): Promise<RequestOutcome> {
     this.requests.push({ calendarId, ...request });
+    return 'requested';
   }
 }
 
@@ -174,7 +175,11 @@ export async function startPushHarness(t: TestLike, opts: PushHarnessOptions): P
   // Recording seams on the real wiring: the webhook and the registry call these very objects.
   const recording = new RecordingSync();
   const engine = (opts.sync ?? 'engine') === 'engine' ? services.engine : null;
-  if (!engine) services.engine.requestSync = (calendarId, request) => recording.requestSync(calendarId, request);
+  if (!engine) {
+    services.engine.requestSync = (calendarId, request) => recording.requestSync(calendarId, request);
+    // Nothing may sync in these tests, including the request a new calendar is created with.
+    await services.engine.close();
+  }
   const metrics = new RecordingWebhookMetrics();
   const real = { ...services.webhookMetrics };
   Object.assign(services.webhookMetrics, {

@@ -36,7 +36,8 @@ export interface SyncHarness {
   /** calsync's id (Calendar document) of the test calendar. */
   calendarId: string;
   outcomes: SyncOutcome[];
-  engine(overrides?: Partial<SyncEngineOptions>): SyncEngine;
+  /** An engine polling every 100 ms; `start` makes it claim due work in the background as a replica does. */
+  engine(overrides?: Partial<SyncEngineOptions>, opts?: { start?: boolean }): SyncEngine;
   /** A Calendar API client as the engine builds it. */
   client(refreshToken?: string): calendar_v3.Calendar;
   calendar(): Promise<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -70,16 +71,18 @@ export async function startSyncHarness(t: TestLike, name: string, syncEnv: Recor
     calendarId,
     outcomes,
     client,
-    engine(overrides = {}) {
+    engine(overrides = {}, opts = {}) {
       const api = client();
       const engine = new SyncEngine({
         models: db.models,
         sync,
         clientFor: () => api,
         onSyncFinished: (o) => void outcomes.push(o),
+        pollMs: 100,
         ...overrides,
       });
       engines.push(engine);
+      if (opts.start) engine.start();
       return engine;
     },
     async calendar() {

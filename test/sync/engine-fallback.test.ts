@@ -85,7 +85,7 @@ t.test('a rate-limit burst longer than the retries fails the sync and keeps the 
   t.equal(await h.token(), token, 'token kept');
   const cal = await h.calendar();
   t.equal(cal.state, 'failed');
-  t.equal(cal.lease, null);
+  t.equal(cal.syncHeldBy, null);
   t.match(cal.lastError, { code: 'rate_limited' });
   t.match(cal.counters, { failed: 1, fallback: 0 });
 
@@ -196,5 +196,5 @@ t.test('a calendar whose client cannot be built needs attention', async (t) => {
   const h = await startSyncHarness(t, 'sync-no-client');
   const run = await h.engine({ clientFor: () => Promise.reject(new Error('account not found')) }).syncCalendar(h.calendarId);
   t.match(run.passes, [{ status: 'needs_attention', errorCode: 'credentials_unavailable', apiCalls: 0 }]);
-  t.equal((await h.calendar()).lease, null);
+  t.equal((await h.calendar()).syncHeldBy, null);
 });

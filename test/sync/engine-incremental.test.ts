@@ -1,4 +1,6 @@
 import t from 'tap';
+import { PRIORITY } from '../../src/sync/priority.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { Types } from 'mongoose';
 import { startSyncHarness, testSyncConfig } from '../helpers/sync-harness.js';
 
@@ -11,7 +13,7 @@ t.test('the first sync is a full sync that mirrors every event and stores a toke
   t.ok(await h.token(), 'a token is stored');
   const cal = await h.calendar();
   t.equal(cal.state, 'idle');
-  t.equal(cal.lease, null);
+  t.equal(cal.syncHeldBy, null);
   t.equal(cal.eventCount, 25);
   t.equal(cal.syncTokenSingleEvents, true);
   t.ok(cal.lastFullSyncAt instanceof Date);
@@ -116,10 +118,12 @@ t.test('a full sync asked for explicitly runs even with a valid token and remove
 t.test('requestSync returns at once and the sync completes in the background', async (t) => {
   const h = await startSyncHarness(t, 'sync-request');
   h.seed(4);
-  const engine = h.engine();
+  const engine = h.engine({}, { start: true });
   const before = h.emu.stats()['events.list'] ?? 0;
-  engine.requestSync(h.calendarId, { reason: 'ping' });
+  const requested = engine.requestSync(h.calendarId, { reason: 'ping', priority: PRIORITY.ping });
   t.equal(h.emu.stats()['events.list'] ?? 0, before, 'nothing called Google in the caller’s path');
+  t.equal(await requested, 'requested', 'the request is recorded before requestSync resolves');
+  await waitFor(() => h.outcomes.length >= 1);
   await engine.onIdle();
   t.match(h.outcomes, [{ calendarId: h.calendarId, reason: 'ping', status: 'ok' }]);
   await h.assertMirrorExact(t);

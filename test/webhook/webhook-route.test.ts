@@ -1,4 +1,5 @@
 import t from 'tap';
+import { PRIORITY } from '../../src/sync/priority.js';
 import type { Test } from 'tap';
 import { channelModel } from '../../src/channels/channel-model.js';
 import { sha256Hex } from '../../src/crypto/hash.js';
@@ -45,7 +46,7 @@ t.test('a verified change ping asks for a sync of its calendar and answers 200 a
   const res = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c) });
   t.equal(res.statusCode, 200);
   t.same(res.json(), { result: 'sync_requested' });
-  t.same(c.h.recording.requests, [{ calendarId: c.calendarId, reason: 'ping' }]);
+  t.same(c.h.recording.requests, [{ calendarId: c.calendarId, reason: 'ping', priority: PRIORITY.ping }]);
   t.equal(c.h.metrics.outcomes.get('sync_requested'), 1);
 });
 
