@@ -9,6 +9,8 @@ import { buildEmulatorApp } from './server.js';
 import { EmulatorState } from './state.js';
 import type { PagingSettings } from './listing.js';
 import type { FaultRule } from './faults.js';
+import type { CallRecord } from './call-log.js';
+import { userLabel, type QuotaSettings } from './quota.js';
 
 export interface EmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -40,7 +42,8 @@ export interface Emulator {
   /** Stops the server and cancels pending ping retries/timers. */
   close(): Promise<void>;
   createCalendar(id: string, opts?: { summary?: string; timeZone?: string }): void;
-  addAccount(refreshToken: string): void;
+  /** Returns the account's opaque label, as the call log names it. */
+  addAccount(refreshToken: string): string;
   insertEvent(calendarId: string, body: Partial<calendar_v3.Schema$Event>): calendar_v3.Schema$Event;
   patchEvent(calendarId: string, eventId: string, patch: Partial<calendar_v3.Schema$Event>): calendar_v3.Schema$Event;
   deleteEvent(calendarId: string, eventId: string): void;
@@ -64,6 +67,12 @@ export interface Emulator {
   advanceClock(ms: number): void;
   now(): number;
   reset(): void;
+  /** Turns Google-like quotas on (missing fields: 600/user, 10,000/project per 60 s window, 403). */
+  setQuota(settings?: Partial<QuotaSettings>): QuotaSettings;
+  /** Quotas off (the default). */
+  clearQuota(): void;
+  /** Calls made at or after `since` (emulator clock, ms), oldest first. */
+  calls(since?: number): CallRecord[];
 }
 
 function hostForUrl(host: string): string {
@@ -90,7 +99,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       await app.close();
     },
     createCalendar: (id, o) => void state.store.createCalendar(id, o),
-    addAccount: (t) => state.auth.addAccount(t),
+    addAccount: (t) => {
+      state.auth.addAccount(t);
+      return userLabel(t);
+    },
     insertEvent: (cal, body) => state.store.insert(cal, body),
     insertEvents: (cal, bodies) => state.store.insertMany(cal, bodies),
     patchEvent: (cal, id, patch) => state.store.patch(cal, id, patch),
@@ -108,6 +120,9 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     advanceClock: (ms) => void (state.clockOffsetMs += ms),
     now: () => state.now(),
     reset: () => state.reset(),
+    setQuota: (q = {}) => state.quota.set(q),
+    clearQuota: () => state.quota.off(),
+    calls: (since) => state.callLog.since(since),
   };
 }
 
@@ -115,3 +130,5 @@ export type { FaultRule } from './faults.js';
 export type { PingSettings, PingStats } from './push.js';
 export type { PagingSettings } from './listing.js';
 export { GoogleApiError } from './errors.js';
+export { busiestWindow, type CallRecord } from './call-log.js';
+export { GOOGLE_QUOTA, userLabel, type QuotaSettings } from './quota.js';

@@ -2,10 +2,12 @@
 // pings, and one clock (injectable, advanceable) drives token expiry and channel expiry.
 
 import { Auth } from './auth.js';
+import { CallLog, type CallRecord } from './call-log.js';
 import { Channels } from './channels.js';
 import { Faults } from './faults.js';
 import type { PagingSettings } from './listing.js';
 import { PingDispatcher, type PingSettings } from './push.js';
+import { Quota } from './quota.js';
 import { Store } from './store.js';
 
 export interface StateOptions {
@@ -24,6 +26,10 @@ export class EmulatorState {
   readonly pings: PingDispatcher;
   paging: PagingSettings = {};
   readonly calls = new Map<string, number>();
+  readonly callLog = new CallLog();
+  readonly quota: Quota;
+  /** The log record of each request being answered, so its status can be filled in. */
+  private readonly answering = new WeakMap<object, CallRecord>();
   baseUrl = '';
 
   constructor(private readonly opts: StateOptions = {}) {
@@ -32,12 +38,22 @@ export class EmulatorState {
     this.store = new Store(this.now);
     this.auth = new Auth(this.now);
     this.channels = new Channels(this.now);
+    this.quota = new Quota(this.now);
     this.pings = new PingDispatcher(this.channels, opts.pings);
     this.store.onChange = (calendarId) => this.pings.changed(calendarId);
   }
 
-  count(method: string): void {
+  /** Counts a call and opens its log record; `request` is the raw request it answers. */
+  count(method: string, request: object): CallRecord {
     this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
+    const record = this.callLog.add({ method, at: this.now(), status: 0 });
+    this.answering.set(request, record);
+    return record;
+  }
+
+  answered(request: object, status: number): void {
+    const record = this.answering.get(request);
+    if (record) record.status = status;
   }
 
   stats(): Record<string, number> {
@@ -53,6 +69,8 @@ export class EmulatorState {
     this.pings.reset(this.opts.pings);
     this.paging = {};
     this.calls.clear();
+    this.callLog.clear();
+    this.quota.off();
     this.clockOffsetMs = 0;
   }
 }
