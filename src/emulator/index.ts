@@ -7,7 +7,7 @@ import { listAll } from './listing.js';
 import type { PingSettings, PingStats } from './push.js';
 import { buildEmulatorApp } from './server.js';
 import { EmulatorState } from './state.js';
-import type { PagingSettings } from './listing.js';
+import type { HistoryLimits, PagingSettings } from './listing.js';
 import type { FaultRule } from './faults.js';
 import type { CallRecord } from './call-log.js';
 import { userLabel, type QuotaSettings } from './quota.js';
@@ -47,7 +47,8 @@ export interface Emulator {
   insertEvent(calendarId: string, body: Partial<calendar_v3.Schema$Event>): calendar_v3.Schema$Event;
   patchEvent(calendarId: string, eventId: string, patch: Partial<calendar_v3.Schema$Event>): calendar_v3.Schema$Event;
   deleteEvent(calendarId: string, eventId: string): void;
-  /** Live (non-cancelled) state, as a complete full list would return it. */
+  /** Live state, as a complete full list would return it (no deleted events; with
+   *  singleEvents=false, cancelled exceptions of live series are listed, as on Google). */
   listAllEvents(calendarId: string, opts?: { singleEvents?: boolean; timeMin?: string; timeMax?: string }): calendar_v3.Schema$Event[];
   /** Per-method call counts (googleapis method names, plus "token"). */
   stats(): Record<string, number>;
@@ -63,6 +64,8 @@ export interface Emulator {
   setPings(settings: Partial<PingSettings>): void;
   pingStats(): PingStats;
   setPaging(settings: PagingSettings): void;
+  /** Sync-token idle expiry and the updatedMin horizon; a field set to undefined lifts that limit. */
+  setLimits(limits: HistoryLimits): void;
   /** Moves the emulator clock forward (expires access tokens and channels). */
   advanceClock(ms: number): void;
   now(): number;
@@ -117,6 +120,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     setPings: (s) => void (state.pings.settings = { ...state.pings.settings, ...s }),
     pingStats: () => ({ ...state.pings.stats }),
     setPaging: (p) => void (state.paging = { ...p }),
+    setLimits: (l) => void (state.limits = { ...state.limits, ...l }),
     advanceClock: (ms) => void (state.clockOffsetMs += ms),
     now: () => state.now(),
     reset: () => state.reset(),
@@ -128,7 +132,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
 export type { FaultRule } from './faults.js';
 export type { PingSettings, PingStats } from './push.js';
-export type { PagingSettings } from './listing.js';
+export { DEFAULT_HISTORY_LIMITS, type HistoryLimits, type PagingSettings } from './listing.js';
 export { GoogleApiError } from './errors.js';
 export { busiestWindow, type CallRecord } from './call-log.js';
 export { GOOGLE_QUOTA, userLabel, type QuotaSettings } from './quota.js';

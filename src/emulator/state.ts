@@ -5,7 +5,7 @@ import { Auth } from './auth.js';
 import { CallLog, type CallRecord } from './call-log.js';
 import { Channels } from './channels.js';
 import { Faults } from './faults.js';
-import type { PagingSettings } from './listing.js';
+import { DEFAULT_HISTORY_LIMITS, type HistoryLimits, type PagingSettings } from './listing.js';
 import { PingDispatcher, type PingSettings } from './push.js';
 import { Quota } from './quota.js';
 import { Store } from './store.js';
@@ -25,6 +25,8 @@ export class EmulatorState {
   readonly channels: Channels;
   readonly pings: PingDispatcher;
   paging: PagingSettings = {};
+  /** Sync-token idle expiry and the updatedMin horizon (PUT /emulator/limits). */
+  limits: HistoryLimits = { ...DEFAULT_HISTORY_LIMITS };
   readonly calls = new Map<string, number>();
   readonly callLog = new CallLog();
   readonly quota: Quota;
@@ -68,6 +70,7 @@ export class EmulatorState {
     this.channels.reset();
     this.pings.reset(this.opts.pings);
     this.paging = {};
+    this.limits = { ...DEFAULT_HISTORY_LIMITS };
     this.calls.clear();
     this.callLog.clear();
     this.quota.off();

@@ -74,6 +74,11 @@ const CallsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+const Ms = Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]);
+const LimitsBody = Type.Object(
+  { syncTokenIdleMs: Type.Optional(Ms), updatedMinMaxAgeMs: Type.Optional(Ms) },
+  { additionalProperties: false },
+);
 const ClockBody = Type.Object({ advanceMs: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
 
 export function controlRoutes(app: FastifyInstance, state: EmulatorState): void {
@@ -156,6 +161,17 @@ export function controlRoutes(app: FastifyInstance, state: EmulatorState): void 
     return { now: state.now(), offsetMs: state.clockOffsetMs };
   });
 
+  // null lifts a limit; the answer shows null for "no limit".
+  r.put('/emulator/limits', { schema: { body: LimitsBody } }, async (req) => {
+    for (const key of ['syncTokenIdleMs', 'updatedMinMaxAgeMs'] as const) {
+      const v = req.body[key];
+      if (v !== undefined) state.limits[key] = v ?? undefined;
+    }
+    return limitsView(state);
+  });
+
+  r.get('/emulator/limits', async () => limitsView(state));
+
   r.put('/emulator/quota', { schema: { body: QuotaBody } }, async (req) => state.quota.set(req.body));
 
   r.get('/emulator/quota', async () => ({ quota: state.quota.settings ?? null }));
@@ -178,4 +194,8 @@ export function controlRoutes(app: FastifyInstance, state: EmulatorState): void 
     state.channels.list().map(({ id, resourceId, address, expiration, stopped, calendarId }) => ({
       id, resourceId, address, expiration, stopped, calendarId,
     })));
+}
+
+function limitsView(state: EmulatorState): { syncTokenIdleMs: number | null; updatedMinMaxAgeMs: number | null } {
+  return { syncTokenIdleMs: state.limits.syncTokenIdleMs ?? null, updatedMinMaxAgeMs: state.limits.updatedMinMaxAgeMs ?? null };
 }
