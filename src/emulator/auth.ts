@@ -42,11 +42,13 @@ export class Auth {
     return { access_token: access, expires_in: ACCESS_TOKEN_TTL_S, token_type: 'Bearer', scope: SCOPE };
   }
 
-  /** True when the Authorization header carries a live token this emulator granted. */
-  verify(authorization: string | undefined): boolean {
+  /** The refresh token behind the Authorization header's access token, when that token is
+   *  live and this emulator granted it; undefined otherwise (the call is unauthenticated). */
+  caller(authorization: string | undefined): string | undefined {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-    if (!m) return false;
+    if (!m) return undefined;
     const grant = this.accessTokens.get(m[1]!);
-    return grant !== undefined && grant.expiresAt > this.now() && this.refreshTokens.has(grant.refreshToken);
+    const live = grant !== undefined && grant.expiresAt > this.now() && this.refreshTokens.has(grant.refreshToken);
+    return live ? grant.refreshToken : undefined;
   }
 }

@@ -60,6 +60,14 @@ export const errors = {
   // Exact body from DESIGN.md section 2; clients deep-compare it.
   fullSyncRequired: () =>
     err(410, 'calendar', 'fullSyncRequired', 'Sync token is no longer valid, a full sync is required.', param('syncToken')),
+  // Errors guide, "410: Gone": updatedMin older than the history Google keeps.
+  updatedMinTooLongAgo: () =>
+    err(410, 'calendar', 'updatedMinTooLongAgo', 'The requested minimum modification time lies too far in the past.', param('updatedMin')),
+  // Version-resources guide: a conditional write whose If-Match etag is stale.
+  conditionNotMet: () =>
+    err(412, 'global', 'conditionNotMet', 'Precondition Failed', { locationType: 'header', location: 'If-Match' }),
+  invalidFields: (value: string) =>
+    err(400, 'global', 'invalidParameter', `Invalid field selection ${value}`, param('fields')),
   backendError: () => err(500, 'global', 'backendError', 'Backend Error'),
 };
 

@@ -7,8 +7,10 @@ import { listAll } from './listing.js';
 import type { PingSettings, PingStats } from './push.js';
 import { buildEmulatorApp } from './server.js';
 import { EmulatorState } from './state.js';
-import type { PagingSettings } from './listing.js';
+import type { HistoryLimits, PagingSettings } from './listing.js';
 import type { FaultRule } from './faults.js';
+import type { CallRecord } from './call-log.js';
+import { userLabel, type QuotaSettings } from './quota.js';
 
 export interface EmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -40,11 +42,13 @@ export interface Emulator {
   /** Stops the server and cancels pending ping retries/timers. */
   close(): Promise<void>;
   createCalendar(id: string, opts?: { summary?: string; timeZone?: string }): void;
-  addAccount(refreshToken: string): void;
+  /** Returns the account's opaque label, as the call log names it. */
+  addAccount(refreshToken: string): string;
   insertEvent(calendarId: string, body: Partial<calendar_v3.Schema$Event>): calendar_v3.Schema$Event;
   patchEvent(calendarId: string, eventId: string, patch: Partial<calendar_v3.Schema$Event>): calendar_v3.Schema$Event;
   deleteEvent(calendarId: string, eventId: string): void;
-  /** Live (non-cancelled) state, as a complete full list would return it. */
+  /** Live state, as a complete full list would return it (no deleted events; with
+   *  singleEvents=false, cancelled exceptions of live series are listed, as on Google). */
   listAllEvents(calendarId: string, opts?: { singleEvents?: boolean; timeMin?: string; timeMax?: string }): calendar_v3.Schema$Event[];
   /** Per-method call counts (googleapis method names, plus "token"). */
   stats(): Record<string, number>;
@@ -60,10 +64,18 @@ export interface Emulator {
   setPings(settings: Partial<PingSettings>): void;
   pingStats(): PingStats;
   setPaging(settings: PagingSettings): void;
+  /** Sync-token idle expiry and the updatedMin horizon; a field set to undefined lifts that limit. */
+  setLimits(limits: HistoryLimits): void;
   /** Moves the emulator clock forward (expires access tokens and channels). */
   advanceClock(ms: number): void;
   now(): number;
   reset(): void;
+  /** Turns Google-like quotas on (missing fields: 600/user, 10,000/project per 60 s window, 403). */
+  setQuota(settings?: Partial<QuotaSettings>): QuotaSettings;
+  /** Quotas off (the default). */
+  clearQuota(): void;
+  /** Calls made at or after `since` (emulator clock, ms), oldest first. */
+  calls(since?: number): CallRecord[];
 }
 
 function hostForUrl(host: string): string {
@@ -90,7 +102,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       await app.close();
     },
     createCalendar: (id, o) => void state.store.createCalendar(id, o),
-    addAccount: (t) => state.auth.addAccount(t),
+    addAccount: (t) => {
+      state.auth.addAccount(t);
+      return userLabel(t);
+    },
     insertEvent: (cal, body) => state.store.insert(cal, body),
     insertEvents: (cal, bodies) => state.store.insertMany(cal, bodies),
     patchEvent: (cal, id, patch) => state.store.patch(cal, id, patch),
@@ -105,13 +120,19 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     setPings: (s) => void (state.pings.settings = { ...state.pings.settings, ...s }),
     pingStats: () => ({ ...state.pings.stats }),
     setPaging: (p) => void (state.paging = { ...p }),
+    setLimits: (l) => void (state.limits = { ...state.limits, ...l }),
     advanceClock: (ms) => void (state.clockOffsetMs += ms),
     now: () => state.now(),
     reset: () => state.reset(),
+    setQuota: (q = {}) => state.quota.set(q),
+    clearQuota: () => state.quota.off(),
+    calls: (since) => state.callLog.since(since),
   };
 }
 
 export type { FaultRule } from './faults.js';
 export type { PingSettings, PingStats } from './push.js';
-export type { PagingSettings } from './listing.js';
+export { DEFAULT_HISTORY_LIMITS, type HistoryLimits, type PagingSettings } from './listing.js';
 export { GoogleApiError } from './errors.js';
+export { busiestWindow, type CallRecord } from './call-log.js';
+export { GOOGLE_QUOTA, userLabel, type QuotaSettings } from './quota.js';

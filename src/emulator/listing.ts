@@ -10,13 +10,29 @@ import { etagFor } from './ids.js';
 import type { Event } from './event-model.js';
 import type { Calendar, Store, StoredEvent } from './store.js';
 import { decodePageToken, encodePageToken, queryHash, type PageCursor, type SortKey } from './sync-tokens.js';
-import { hasOffset, parseDate, parseDateTime, rfc3339Millis } from './time.js';
+import { formatInZone, hasOffset, isValidTimeZone, parseDate, parseDateTime, rfc3339Millis } from './time.js';
 
 export interface PagingSettings {
   /** Serve at most this many items per page whatever maxResults says (Google's short pages). */
   maxPageSize?: number;
   /** Probability of answering a page with no items but a nextPageToken (at most once per position). */
   emptyPageRate?: number;
+}
+
+/** Google's time limits on list state; undefined = no limit. */
+export interface HistoryLimits {
+  /** A sync token unused for longer than this answers 410 fullSyncRequired (Google: tokens expire). */
+  syncTokenIdleMs?: number;
+  /** updatedMin further back than this answers 410 updatedMinTooLongAgo (errors guide). */
+  updatedMinMaxAgeMs?: number;
+}
+
+export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { syncTokenIdleMs: 7 * 86_400_000, updatedMinMaxAgeMs: 28 * 86_400_000 };
+
+export interface ListContext {
+  paging: PagingSettings;
+  limits: HistoryLimits;
+  now: number;
 }
 
 export interface ListQuery {
@@ -33,6 +49,8 @@ export interface ListQuery {
   maxResults: number;
   pageToken?: string;
   syncToken?: string;
+  /** Zone the response's event times are rendered in (default: each event's own). */
+  timeZone?: string;
   /** The query as given, minus paging, for page-token binding. */
   fingerprint: Record<string, unknown>;
 }
@@ -56,13 +74,14 @@ function bool(raw: RawQuery, name: string): boolean | undefined {
   throw errors.invalidParam(name);
 }
 
-function instant(raw: RawQuery, name: string): number | undefined {
+function instant(raw: RawQuery, name: string, wholeSeconds = false): number | undefined {
   const v = one(raw, name);
   if (v === undefined) return undefined;
   // Google rejects timestamps without an offset for these parameters.
   const ms = hasOffset(v) ? parseDateTime(v) : undefined;
   if (ms === undefined) throw errors.invalidParam(name);
-  return ms;
+  // events.list reference, timeMin/timeMax: "Milliseconds may be provided but are ignored."
+  return wholeSeconds ? Math.floor(ms / 1000) * 1000 : ms;
 }
 
 // The parameters Google refuses to combine with syncToken (DESIGN.md §2).
@@ -81,8 +100,8 @@ export function parseListQuery(raw: RawQuery): ListQuery {
   const q: ListQuery = {
     singleEvents: bool(raw, 'singleEvents') ?? false,
     showDeleted: bool(raw, 'showDeleted'),
-    timeMin: instant(raw, 'timeMin'),
-    timeMax: instant(raw, 'timeMax'),
+    timeMin: instant(raw, 'timeMin', true),
+    timeMax: instant(raw, 'timeMax', true),
     updatedMin: instant(raw, 'updatedMin'),
     orderBy,
     q: one(raw, 'q'),
@@ -92,8 +111,10 @@ export function parseListQuery(raw: RawQuery): ListQuery {
     maxResults,
     pageToken: one(raw, 'pageToken'),
     syncToken: one(raw, 'syncToken'),
+    timeZone: one(raw, 'timeZone'),
     fingerprint: {},
   };
+  if (q.timeZone !== undefined && !isValidTimeZone(q.timeZone)) throw errors.invalidParam('timeZone');
   if (q.syncToken !== undefined) {
     for (const name of NOT_WITH_SYNC_TOKEN) {
       if (raw[name] !== undefined) {
@@ -127,10 +148,19 @@ interface Item {
   spans: Array<[number, number]>;
   /** Fields q / iCalUID / extended-property filters look at (the series' for instances). */
   source: Event;
-  build: () => Event;
+  /** A cancelled exception of a live series: listed with singleEvents=false even without
+   *  showDeleted (events.list `showDeleted`), for the lifetime of the series (Event `status`). */
+  exceptionOfLiveSeries?: boolean;
+  /** The tombstone of a whole series (singleEvents=true views only). */
+  seriesTombstone?: boolean;
+  /** `details`: render a cancelled item with everything it had (see cancelledShape). */
+  build: (details: boolean) => Event;
 }
 
-/** Deleted items are reduced to what Google guarantees: id, status, and the instance link. */
+/** Deleted items are reduced to what Google guarantees: id, status, and the instance link.
+ *  Event `status`: "On the organizer's calendar, cancelled events continue to expose event
+ *  details … However, incremental sync requests with showDeleted set to false will not return
+ *  these details", so the full resource is served instead when the list asked for showDeleted. */
 function cancelledShape(r: Event): Event {
   const out: Event = { kind: 'calendar#event', etag: r.etag!, id: r.id!, status: 'cancelled' };
   if (r.recurringEventId) {
@@ -145,8 +175,9 @@ function seriesSpans(s: StoredEvent): Array<[number, number]> {
   return s.series!.occurrences.map((o) => [o.utcMs, o.utcMs + duration] as [number, number]);
 }
 
-function storedItem(s: StoredEvent): Item {
+function storedItem(s: StoredEvent, cal: Calendar): Item {
   const cancelled = s.resource.status === 'cancelled';
+  const master = s.masterId === undefined ? undefined : cal.events.get(s.masterId);
   return {
     id: s.resource.id!,
     seq: s.seq,
@@ -154,7 +185,9 @@ function storedItem(s: StoredEvent): Item {
     updatedMs: s.updatedMs,
     spans: s.series ? seriesSpans(s) : [[s.times.startUtc, s.times.endUtc]],
     source: s.resource,
-    build: () => (cancelled ? cancelledShape(s.resource) : structuredClone(s.resource)),
+    exceptionOfLiveSeries: cancelled && master !== undefined && master.resource.status !== 'cancelled',
+    seriesTombstone: cancelled && s.series !== undefined,
+    build: (details) => (cancelled && !details ? cancelledShape(s.resource) : structuredClone(s.resource)),
   };
 }
 
@@ -167,14 +200,14 @@ function collect(store: Store, cal: Calendar, singleEvents: boolean): Item[] {
   const items: Item[] = [];
   for (const s of cal.events.values()) {
     if (!singleEvents || !s.series) {
-      items.push(storedItem(s));
+      items.push(storedItem(s, cal));
       continue;
     }
     const masterCancelled = s.resource.status === 'cancelled';
     const current = new Set<string>();
     if (masterCancelled) {
       // The series' own tombstone, so clients keyed by series id see the deletion too.
-      items.push(storedItem(s));
+      items.push(storedItem(s, cal));
     } else {
       // Instances are rendered lazily: a long series has thousands, a page needs a few.
       const duration = s.times.endUtc - s.times.startUtc;
@@ -226,10 +259,15 @@ function select(store: Store, cal: Calendar, sel: Selection): Item[] {
   const incremental = sel.afterSeq !== undefined;
   // updatedMin: "entries deleted since this time will always be included regardless of showDeleted".
   const includeCancelled = incremental || q.showDeleted === true || q.updatedMin !== undefined;
+  // showDeleted: "If showDeleted and singleEvents are both True, only single instances of
+  // deleted events (but not the underlying recurring events) are returned." Incremental syncs
+  // keep reporting the series id too (Google's behaviour there is undocumented; see docs).
+  const dropSeriesTombstones = q.singleEvents && q.showDeleted === true && !incremental;
   return collect(store, cal, q.singleEvents).filter((it) => {
     if (it.seq > sel.snapshot) return false;
     if (incremental && it.seq <= sel.afterSeq!) return false;
-    if (it.cancelled && !includeCancelled) return false;
+    if (it.cancelled && !includeCancelled && !(it.exceptionOfLiveSeries && !q.singleEvents)) return false;
+    if (it.seriesTombstone && dropSeriesTombstones) return false;
     if (q.updatedMin !== undefined && it.updatedMs < q.updatedMin) return false;
     if (q.timeMin !== undefined || q.timeMax !== undefined) {
       const hit = it.spans.some(([s, e]) => (q.timeMin === undefined || e > q.timeMin) && (q.timeMax === undefined || s < q.timeMax));
@@ -256,8 +294,23 @@ function compareKeys(a: SortKey, b: SortKey): number {
 
 // ---- events.list ---------------------------------------------------------------------------
 
-export function listEvents(store: Store, calendarId: string, q: ListQuery, paging: PagingSettings): Record<string, unknown> {
+/** Re-renders an event's date-times in `timeZone` (events.list `timeZone`: "Time zone used in
+ *  the response"). All-day dates have no zone and stay as they are. */
+function inZone(ev: Event, timeZone: string): Event {
+  for (const key of ['start', 'end', 'originalStartTime'] as const) {
+    const dt = ev[key];
+    const ms = dt?.dateTime ? parseDateTime(dt.dateTime) : undefined;
+    if (dt && ms !== undefined) dt.dateTime = formatInZone(ms, timeZone);
+  }
+  return ev;
+}
+
+export function listEvents(store: Store, calendarId: string, q: ListQuery, ctx: ListContext): Record<string, unknown> {
+  const { paging, limits } = ctx;
   const cal = store.calendar(calendarId);
+  if (q.updatedMin !== undefined && limits.updatedMinMaxAgeMs !== undefined && q.updatedMin < ctx.now - limits.updatedMinMaxAgeMs) {
+    throw errors.updatedMinTooLongAgo();
+  }
   const hash = queryHash({ cal: cal.id, incarnation: cal.incarnation, ...q.fingerprint });
   let cursor: PageCursor | undefined;
   if (q.pageToken !== undefined) {
@@ -266,7 +319,7 @@ export function listEvents(store: Store, calendarId: string, q: ListQuery, pagin
   }
   let afterSeq: number | undefined;
   if (q.syncToken !== undefined) {
-    const point = cal.syncTokens.lookup(q.syncToken);
+    const point = cal.syncTokens.lookup(q.syncToken, ctx.now, limits.syncTokenIdleMs);
     if (!point) throw errors.fullSyncRequired();
     if (point.singleEvents !== q.singleEvents) {
       throw errors.invalidParam('singleEvents', 'The singleEvents parameter must have the value it had in the request that produced the syncToken.');
@@ -285,7 +338,7 @@ export function listEvents(store: Store, calendarId: string, q: ListQuery, pagin
     etag: etagFor(latestUpdate(cal), cal.seq),
     summary: cal.summary,
     updated: rfc3339Millis(latestUpdate(cal)),
-    timeZone: cal.timeZone,
+    timeZone: q.timeZone ?? cal.timeZone,
     accessRole: 'owner',
     defaultReminders: [],
   };
@@ -298,12 +351,14 @@ export function listEvents(store: Store, calendarId: string, q: ListQuery, pagin
     return body;
   }
   const page = remaining.slice(0, pageSize);
-  body.items = page.map((x) => x.it.build());
+  // Details of cancelled events: Event `status` (see cancelledShape).
+  const details = q.showDeleted === true;
+  body.items = page.map((x) => (q.timeZone === undefined ? x.it.build(details) : inZone(x.it.build(details), q.timeZone)));
   if (remaining.length > page.length) {
     body.nextPageToken = encodePageToken({ q: hash, s: snapshot, k: page[page.length - 1]!.key });
   } else if (q.orderBy !== 'startTime') {
     // Google does not return a sync token for orderBy=startTime queries (DESIGN.md §2).
-    body.nextSyncToken = cal.syncTokens.issue({ seq: snapshot, singleEvents: q.singleEvents });
+    body.nextSyncToken = cal.syncTokens.issue({ seq: snapshot, singleEvents: q.singleEvents }, ctx.now);
   }
   return body;
 }
@@ -321,5 +376,5 @@ export function listAll(store: Store, calendarId: string, opts: { singleEvents?:
   const cal = store.calendar(calendarId);
   return select(store, cal, { q, snapshot: cal.seq })
     .sort((a, b) => compareKeys(sortKey(a, q.singleEvents ? 'startTime' : undefined), sortKey(b, q.singleEvents ? 'startTime' : undefined)))
-    .map((it) => it.build());
+    .map((it) => it.build(false));
 }

@@ -43,6 +43,9 @@ export function buildEmulatorApp(state: EmulatorState, opts: { logger?: boolean 
     return reply.code(e.status).send(e.toBody());
   });
 
+  // Closes the call's log record with the status it was answered with (errors included).
+  app.addHook('onResponse', async (req, reply) => state.answered(req.raw, reply.statusCode));
+
   app.setNotFoundHandler((_req, reply) => reply.code(404).send(errors.notFound().toBody()));
 
   eventRoutes(app, state);

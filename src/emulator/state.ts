@@ -2,10 +2,12 @@
 // pings, and one clock (injectable, advanceable) drives token expiry and channel expiry.
 
 import { Auth } from './auth.js';
+import { CallLog, type CallRecord } from './call-log.js';
 import { Channels } from './channels.js';
 import { Faults } from './faults.js';
-import type { PagingSettings } from './listing.js';
+import { DEFAULT_HISTORY_LIMITS, type HistoryLimits, type PagingSettings } from './listing.js';
 import { PingDispatcher, type PingSettings } from './push.js';
+import { Quota } from './quota.js';
 import { Store } from './store.js';
 
 export interface StateOptions {
@@ -23,7 +25,13 @@ export class EmulatorState {
   readonly channels: Channels;
   readonly pings: PingDispatcher;
   paging: PagingSettings = {};
+  /** Sync-token idle expiry and the updatedMin horizon (PUT /emulator/limits). */
+  limits: HistoryLimits = { ...DEFAULT_HISTORY_LIMITS };
   readonly calls = new Map<string, number>();
+  readonly callLog = new CallLog();
+  readonly quota: Quota;
+  /** The log record of each request being answered, so its status can be filled in. */
+  private readonly answering = new WeakMap<object, CallRecord>();
   baseUrl = '';
 
   constructor(private readonly opts: StateOptions = {}) {
@@ -32,12 +40,22 @@ export class EmulatorState {
     this.store = new Store(this.now);
     this.auth = new Auth(this.now);
     this.channels = new Channels(this.now);
+    this.quota = new Quota(this.now);
     this.pings = new PingDispatcher(this.channels, opts.pings);
     this.store.onChange = (calendarId) => this.pings.changed(calendarId);
   }
 
-  count(method: string): void {
+  /** Counts a call and opens its log record; `request` is the raw request it answers. */
+  count(method: string, request: object): CallRecord {
     this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
+    const record = this.callLog.add({ method, at: this.now(), status: 0 });
+    this.answering.set(request, record);
+    return record;
+  }
+
+  answered(request: object, status: number): void {
+    const record = this.answering.get(request);
+    if (record) record.status = status;
   }
 
   stats(): Record<string, number> {
@@ -52,7 +70,10 @@ export class EmulatorState {
     this.channels.reset();
     this.pings.reset(this.opts.pings);
     this.paging = {};
+    this.limits = { ...DEFAULT_HISTORY_LIMITS };
     this.calls.clear();
+    this.callLog.clear();
+    this.quota.off();
     this.clockOffsetMs = 0;
   }
 }

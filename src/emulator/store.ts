@@ -79,6 +79,14 @@ function stripReadOnly(body: Event): Event {
   return copy as Event;
 }
 
+// What an exception never inherits from its series on an edit: identity, times, bookkeeping.
+const NOT_INHERITED = new Set([
+  'kind', 'etag', 'id', 'htmlLink', 'created', 'updated', 'start', 'end', 'recurrence', 'recurringEventId',
+  'originalStartTime', 'iCalUID', 'sequence', 'status', 'creator', 'organizer',
+]);
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
 function sameTimes(a: Event, b: Event): boolean {
   return JSON.stringify([a.start, a.end, a.recurrence]) === JSON.stringify([b.start, b.end, b.recurrence]);
 }
@@ -281,8 +289,32 @@ export class Store {
     if (!stored.masterId) this.applySeries(stored, v);
     cal.events.set(resource.id!, stored);
     this.stamp(cal, stored, now);
+    if (stored.series) this.propagateToExceptions(cal, current, resource, now);
     this.onChange(calendarId);
     return structuredClone(resource);
+  }
+
+  /** A series edit reaches the exceptions that did not override the edited field (Google copies
+   *  unchanged fields from the series into exceptions), and each one changed is stamped, so an
+   *  incremental sync reports it. */
+  private propagateToExceptions(cal: Calendar, before: Event, after: Event, now: number): void {
+    const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
+      (k) => !NOT_INHERITED.has(k) && !same(before[k as keyof Event], after[k as keyof Event]),
+    );
+    if (changed.length === 0) return;
+    for (const other of cal.events.values()) {
+      if (other.masterId !== after.id || other.resource.status === 'cancelled') continue;
+      const ex = other.resource as Record<string, unknown>;
+      let touched = false;
+      for (const k of changed) {
+        if (!same(ex[k], before[k as keyof Event])) continue; // the exception overrode it
+        const v = after[k as keyof Event];
+        if (v === undefined) delete ex[k];
+        else ex[k] = structuredClone(v);
+        touched = true;
+      }
+      if (touched) this.stamp(cal, other, now);
+    }
   }
 
   /** Editing an instance of a series turns it into a stored exception keyed by the instance id. */

@@ -14,23 +14,34 @@ export interface SyncPoint {
 }
 
 export class SyncTokenRegistry {
-  private readonly byToken = new Map<string, SyncPoint>();
+  private readonly byToken = new Map<string, { point: SyncPoint; usedMs: number }>();
   private readonly byPoint = new Map<string, string>();
 
-  /** Same point → same token, so repeated no-change syncs do not grow the registry. */
-  issue(point: SyncPoint): string {
-    const key = `${point.seq}:${point.singleEvents}`;
+  /** Same point → same token, so repeated no-change syncs do not grow the registry. Issuing
+   *  counts as use: a token handed out again is as fresh as a new one. */
+  issue(point: SyncPoint, now = 0): string {
+    const key = pointKey(point);
     let token = this.byPoint.get(key);
     if (!token) {
       token = newSyncToken();
       this.byPoint.set(key, token);
-      this.byToken.set(token, { ...point });
     }
+    this.byToken.set(token, { point: { ...point }, usedMs: now });
     return token;
   }
 
-  lookup(token: string): SyncPoint | undefined {
-    return this.byToken.get(token);
+  /** The point a token names, or undefined when it was never issued, was invalidated, or has
+   *  not been used for longer than `maxIdleMs` (then it is forgotten: Google's tokens expire). */
+  lookup(token: string, now = 0, maxIdleMs?: number): SyncPoint | undefined {
+    const entry = this.byToken.get(token);
+    if (!entry) return undefined;
+    if (maxIdleMs !== undefined && now - entry.usedMs > maxIdleMs) {
+      this.byToken.delete(token);
+      this.byPoint.delete(pointKey(entry.point));
+      return undefined;
+    }
+    entry.usedMs = now;
+    return entry.point;
   }
 
   invalidateAll(): void {
@@ -42,6 +53,8 @@ export class SyncTokenRegistry {
     return this.byToken.size;
   }
 }
+
+const pointKey = (point: SyncPoint): string => `${point.seq}:${point.singleEvents}`;
 
 export type SortKey = [number | string, string];
 

@@ -46,6 +46,37 @@ const toDate = (v: string | null | undefined): Date | null => {
   return Number.isNaN(d.getTime()) ? null : d;
 };
 
+interface SeriesInPage {
+  /** Series (with `recurrence`) live in the mirror or in this page. */
+  live: Set<string>;
+  /** Series in the mirror that this page deletes. */
+  deleted: Set<string>;
+}
+
+/**
+ * Only singleEvents=false listings hold series, so in the default mode both sets are empty and
+ * nothing below changes. One indexed lookup, and only for pages that carry deletions.
+ */
+async function seriesInPage(Event: EventModel, calendarId: Types.ObjectId, items: calendar_v3.Schema$Event[]): Promise<SeriesInPage> {
+  const live = new Set(items.filter((ev) => ev.id && ev.status !== 'cancelled' && ev.recurrence?.length).map((ev) => ev.id!));
+  const deleted = new Set<string>();
+  const cancelled = items.filter((ev) => ev.id && ev.status === 'cancelled');
+  const ids = [...new Set(cancelled.map((ev) => ev.recurringEventId ?? ev.id!))];
+  if (ids.length === 0) return { live, deleted };
+  // Only the index's fields in the filter (anything more makes SecantusDB scan the collection);
+  // the rest is checked here.
+  const docs = await Event.find({ calendarId, googleEventId: { $in: ids } }, { googleEventId: 1, status: 1, 'data.recurrence': 1 }).lean<
+    Array<{ googleEventId: string; status: string | null; data?: { recurrence?: unknown[] } }>
+  >();
+  for (const d of docs) if (d.status !== 'cancelled' && (d.data?.recurrence?.length ?? 0) > 0) live.add(d.googleEventId);
+  for (const ev of cancelled) {
+    if (!ev.recurringEventId && live.delete(ev.id!)) deleted.add(ev.id!);
+  }
+  return { live, deleted };
+}
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 export async function storePage(
   Event: EventModel,
   calendarId: Types.ObjectId,
@@ -55,10 +86,21 @@ export async function storePage(
   const ops: Parameters<EventModel['bulkWrite']>[0] = [];
   let upserted = 0;
   let removed = 0;
+  const series = await seriesInPage(Event, calendarId, items);
   for (const ev of items) {
     if (!ev.id) continue;
     const key = { calendarId, googleEventId: ev.id, ...writableBy(opts.epoch) };
-    if (ev.status === 'cancelled') {
+    // A cancelled occurrence of a live series (singleEvents=false): Google lists it in full and
+    // incremental syncs alike and says to keep it "for the lifetime of the parent recurring
+    // event", so it is mirrored like any event (status "cancelled"). When the series itself is
+    // deleted, its cancelled occurrences go with it, whichever page brings which.
+    const keepCancelled = ev.status === 'cancelled' && !!ev.recurringEventId && series.live.has(ev.recurringEventId);
+    if (series.deleted.has(ev.id)) {
+      // Instance ids are "<series id>_<start>", so the unique index serves this prefix.
+      const occurrences = { calendarId, googleEventId: { $regex: `^${escapeRegExp(ev.id)}_` }, recurringEventId: ev.id, status: 'cancelled' };
+      ops.push({ deleteMany: { filter: occurrences } });
+    }
+    if (ev.status === 'cancelled' && !keepCancelled) {
       // Deleted at Google (or a cancelled instance): gone from the mirror. Idempotent if absent.
       ops.push({ deleteOne: { filter: key } });
       removed++;

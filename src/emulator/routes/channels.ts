@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { WatchBody } from '../channels.js';
 import type { EmulatorState } from '../state.js';
+import { applyFields } from '../partial-response.js';
 import { guard, requireObject } from './guard.js';
 
 export function channelRoutes(app: FastifyInstance, state: EmulatorState): void {
@@ -12,7 +13,7 @@ export function channelRoutes(app: FastifyInstance, state: EmulatorState): void 
     const cal = state.store.calendar(req.params.calendarId);
     const ch = state.channels.create(cal, body, state.baseUrl);
     state.pings.announce(ch);
-    return {
+    return applyFields({
       kind: 'api#channel',
       id: ch.id,
       resourceId: ch.resourceId,
@@ -20,7 +21,7 @@ export function channelRoutes(app: FastifyInstance, state: EmulatorState): void 
       ...(ch.token === undefined ? {} : { token: ch.token }),
       // Google sends int64 as a JSON string.
       expiration: String(ch.expiration),
-    };
+    }, (req.query as Record<string, unknown>).fields);
   });
 
   app.post('/calendar/v3/channels/stop', async (req, reply) => {

@@ -6,6 +6,7 @@ import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errors } from '../errors.js';
 import type { Event } from '../event-model.js';
 import { listAll } from '../listing.js';
+import { userLabel } from '../quota.js';
 import type { EmulatorState } from '../state.js';
 import { isValidTimeZone } from '../time.js';
 
@@ -56,6 +57,28 @@ const PagingBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const QuotaBody = Type.Object(
+  {
+    perUserPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
+    perProjectPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
+    windowMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })),
+    status: Type.Optional(Type.Union([Type.Literal(403), Type.Literal(429)])),
+  },
+  { additionalProperties: false },
+);
+const CallsQuery = Type.Object(
+  {
+    since: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
+    user: Type.Optional(Type.String({ minLength: 1 })),
+    method: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+const Ms = Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]);
+const LimitsBody = Type.Object(
+  { syncTokenIdleMs: Type.Optional(Ms), updatedMinMaxAgeMs: Type.Optional(Ms) },
+  { additionalProperties: false },
+);
 const ClockBody = Type.Object({ advanceMs: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
 
 export function controlRoutes(app: FastifyInstance, state: EmulatorState): void {
@@ -66,10 +89,10 @@ export function controlRoutes(app: FastifyInstance, state: EmulatorState): void 
     return reply.code(204).send();
   });
 
-  // Secrets are accepted, never echoed back.
+  // Secrets are accepted, never echoed back: `user` is the opaque label the call log uses.
   r.post('/emulator/accounts', { schema: { body: AccountBody } }, async (req, reply) => {
     state.auth.addAccount(req.body.refreshToken);
-    return reply.code(201).send({});
+    return reply.code(201).send({ user: userLabel(req.body.refreshToken) });
   });
 
   r.post('/emulator/accounts/revoke', { schema: { body: AccountBody } }, async (req, reply) => {
@@ -138,6 +161,32 @@ export function controlRoutes(app: FastifyInstance, state: EmulatorState): void 
     return { now: state.now(), offsetMs: state.clockOffsetMs };
   });
 
+  // null lifts a limit; the answer shows null for "no limit".
+  r.put('/emulator/limits', { schema: { body: LimitsBody } }, async (req) => {
+    for (const key of ['syncTokenIdleMs', 'updatedMinMaxAgeMs'] as const) {
+      const v = req.body[key];
+      if (v !== undefined) state.limits[key] = v ?? undefined;
+    }
+    return limitsView(state);
+  });
+
+  r.get('/emulator/limits', async () => limitsView(state));
+
+  r.put('/emulator/quota', { schema: { body: QuotaBody } }, async (req) => state.quota.set(req.body));
+
+  r.get('/emulator/quota', async () => ({ quota: state.quota.settings ?? null }));
+
+  r.delete('/emulator/quota', async (_req, reply) => {
+    state.quota.off();
+    return reply.code(204).send();
+  });
+
+  r.get('/emulator/calls', { schema: { querystring: CallsQuery } }, async (req) => {
+    const { since, user, method } = req.query;
+    const calls = state.callLog.since(since === undefined ? 0 : Number(since));
+    return { calls: calls.filter((c) => (user === undefined || c.user === user) && (method === undefined || c.method === method)) };
+  });
+
   r.get('/emulator/stats', async () => ({ calls: state.stats(), pings: { ...state.pings.stats } }));
 
   // Channel tokens are secrets calsync verifies pings with: kept out of HTTP output.
@@ -145,4 +194,8 @@ export function controlRoutes(app: FastifyInstance, state: EmulatorState): void 
     state.channels.list().map(({ id, resourceId, address, expiration, stopped, calendarId }) => ({
       id, resourceId, address, expiration, stopped, calendarId,
     })));
+}
+
+function limitsView(state: EmulatorState): { syncTokenIdleMs: number | null; updatedMinMaxAgeMs: number | null } {
+  return { syncTokenIdleMs: state.limits.syncTokenIdleMs ?? null, updatedMinMaxAgeMs: state.limits.updatedMinMaxAgeMs ?? null };
 }

@@ -2,13 +2,14 @@
 // Google's OAuth error format (which differs from the API error format).
 
 import type { FastifyInstance } from 'fastify';
+import { userLabel } from '../quota.js';
 import type { EmulatorState } from '../state.js';
 
 const OAUTH_ERROR_BY_STATUS: Record<number, string> = { 400: 'invalid_request', 401: 'invalid_client', 403: 'access_denied', 429: 'rate_limit_exceeded' };
 
 export function oauthRoutes(app: FastifyInstance, state: EmulatorState): void {
   app.post('/token', async (req, reply) => {
-    state.count('token');
+    const record = state.count('token', req.raw);
     const fault = await state.faults.apply('token');
     if (fault) {
       return reply.code(fault.status).headers(fault.headers).send({
@@ -23,6 +24,7 @@ export function oauthRoutes(app: FastifyInstance, state: EmulatorState): void {
     if (typeof body.refresh_token !== 'string' || body.refresh_token === '') {
       return reply.code(400).send({ error: 'invalid_request', error_description: 'Missing required parameter: refresh_token' });
     }
+    record.user = userLabel(body.refresh_token);
     const grant = state.auth.grant(body.refresh_token);
     if (!grant) return reply.code(400).send({ error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
     return reply.header('cache-control', 'no-store').send(grant);
