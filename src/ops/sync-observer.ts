@@ -45,6 +45,8 @@ export function createSyncObserver(deps: SyncObserverDeps): (outcome: SyncOutcom
       apiCalls: o.apiCalls,
       eventsChanged: o.eventsChanged,
       errorCode: o.errorCode,
+      priority: o.priority,
+      freshnessMs: Math.max(0, o.finishedAt.getTime() - o.dueAt.getTime()),
       finishedAt: new Date(),
     }).catch((err: unknown) => deps.log.warn({ err, calendarId: o.calendarId }, 'could not record sync run'));
   };

@@ -17,6 +17,10 @@ const syncRunSchema = new Schema(
     apiCalls: { type: Number, default: 0 },
     eventsChanged: { type: Number, default: 0 },
     errorCode: { type: String, default: null },
+    /** The most urgent request class the pass covered (src/sync/priority.ts: 0 is a ping). */
+    priority: { type: Number, default: null },
+    /** From the earliest covered request becoming due to the end of the pass: request → mirror freshness. */
+    freshnessMs: { type: Number, default: null },
     finishedAt: { type: Date, required: true },
   },
   { collection: 'sync_runs', versionKey: false },

@@ -7,7 +7,7 @@ import type { QuotaGate } from '../quota/quota-gate.js';
 import type { Sleep } from './backoff.js';
 import type { PassStatus, SyncErrorCode, SyncOutcome } from './outcome.js';
 import { PRIORITY_NAMES } from './priority.js';
-import { runPass, SyncError, type PageStoredInfo, type PassResult } from './run-pass.js';
+import { runPass, SyncError, type PageStoredInfo, type PassResult, type TokenCommit } from './run-pass.js';
 import type { ClaimedSync, PassRecord, SyncStateRepository } from './sync-state.js';
 
 /** What the Google client factory gets to pick credentials. */
@@ -90,17 +90,28 @@ export async function runClaimedSync(deps: ClaimedSyncDeps, claimed: ClaimedSync
   const leaseMs = deps.sync.leaseSeconds * 1000;
   const leaseLost = new AbortController();
   const signal = AbortSignal.any([closing, leaseLost.signal]);
-  const fence = async (): Promise<void> => {
-    if (signal.aborted) throw signal.reason;
+  const renew = async (): Promise<void> => {
     if (!(await deps.state.heartbeat(claimed, leaseMs, deps.now()))) {
-      const lost = new SyncError('lease_lost', 'lease taken over by another process');
-      leaseLost.abort(lost);
-      throw lost;
+      leaseLost.abort(new SyncError('lease_lost', 'lease taken over by another process'));
     }
   };
+  // Checked between steps. The writes themselves are fenced on the lease (event epochs, token CAS),
+  // so no database round trip is needed here: a stalled holder's late write is refused anyway.
+  const checkpoint = async (): Promise<void> => {
+    if (signal.aborted) throw signal.reason;
+  };
   // Long backoff or quota waits and slow pages must not let the lease lapse.
-  const heartbeat = setInterval(() => void fence().catch(() => undefined), Math.max(1000, Math.floor(leaseMs / 3)));
+  const heartbeat = setInterval(() => void renew().catch(() => undefined), Math.max(1000, Math.floor(leaseMs / 3)));
   heartbeat.unref();
+  // The token and the pass's verdict are one write (see SyncStateRepository.succeed).
+  let committed: { dueAgainAt: Date | null; record: PassRecord } | null = null;
+  const commit = async (token: TokenCommit, passSoFar: PassResult): Promise<'committed' | 'stale'> => {
+    const record = await passRecord(deps, claimed, Date.now() - started, passSoFar, 'ok');
+    const next = await deps.state.succeed(claimed, token, record, { minIntervalMs: deps.sync.minIntervalMs, wasFull: passSoFar.mode === 'full' });
+    if (next === 'stale') return 'stale';
+    committed = { dueAgainAt: next, record };
+    return 'committed';
+  };
   let result: PassResult;
   try {
     result = await runPass({
@@ -116,21 +127,19 @@ export async function runClaimedSync(deps: ClaimedSyncDeps, claimed: ClaimedSync
       sleep: deps.sleep,
       random: deps.random,
       signal,
-      fence,
+      fence: checkpoint,
+      commit,
       log: deps.log,
       onPageStored: deps.onPageStored,
     });
   } finally {
     clearInterval(heartbeat);
   }
-  return finish(deps, claimed, reason, Date.now() - started, result);
+  return finish(deps, claimed, reason, Date.now() - started, result, committed);
 }
 
-/** Records the pass through the repository's transitions and reports it. */
-async function finish(deps: ClaimedSyncDeps, claimed: ClaimedSync, reason: string, durationMs: number, result: PassResult): Promise<ClaimedSyncResult> {
-  const { calendarId } = claimed;
-  const status = statusFor(result.error);
-  const code = result.error?.code ?? null;
+/** What the repository stores for a pass: counters, event count, last error. */
+async function passRecord(deps: ClaimedSyncDeps, claimed: ClaimedSync, durationMs: number, result: PassResult, status: PassStatus): Promise<PassRecord> {
   const now = deps.now();
   const inc: Record<string, number> = {
     'counters.apiCalls': result.apiCalls,
@@ -139,30 +148,45 @@ async function finish(deps: ClaimedSyncDeps, claimed: ClaimedSync, reason: strin
   if (status === 'ok') inc[`counters.${result.mode}`] = 1;
   else if (status === 'failed' || status === 'needs_attention') inc['counters.failed'] = 1;
   if (result.fallback) inc['counters.fallback'] = 1;
-
   const countable = status === 'ok' || status === 'failed' || status === 'needs_attention';
-  const eventCount = countable ? await deps.models.Event.countDocuments({ calendarId: new Types.ObjectId(calendarId) }) : null;
-  const record: PassRecord = {
+  const eventCount = countable ? await deps.models.Event.countDocuments({ calendarId: new Types.ObjectId(claimed.calendarId) }) : null;
+  return {
     end: now,
     durationMs,
     inc,
     eventCount,
     lastError: result.error ? { code: result.error.code, message: result.error.message.slice(0, 500), at: now } : null,
   };
+}
+
+/** Records the pass through the repository's transitions (a successful one already is) and reports it. */
+async function finish(
+  deps: ClaimedSyncDeps,
+  claimed: ClaimedSync,
+  reason: string,
+  durationMs: number,
+  result: PassResult,
+  committed: { dueAgainAt: Date | null; record: PassRecord } | null = null,
+): Promise<ClaimedSyncResult> {
+  const { calendarId } = claimed;
+  const status = statusFor(result.error);
+  const code = result.error?.code ?? null;
+  const record = status === 'ok' && committed ? committed.record : await passRecord(deps, claimed, durationMs, result, status);
+  const now = record.end;
   let dueAgainAt: Date | null = null;
   if (status === 'ok') {
-    const next = await deps.state.succeed(claimed, record, { minIntervalMs: deps.sync.minIntervalMs, wasFull: result.mode === 'full' });
-    dueAgainAt = next === 'lost' ? null : next;
+    dueAgainAt = committed?.dueAgainAt ?? null;
   } else if (status === 'failed' || status === 'needs_attention') {
     const retryAt = new Date(now.getTime() + failureRetryDelay(deps.sync.retryAfterFailureMs, claimed.consecutiveFailures, deps.random));
     await deps.state.fail(claimed, record, { status, retryAt });
   } else if (status === 'aborted') {
     // Shutdown: whoever is still running may take it over at once; the requests stay.
-    await deps.state.release(claimed, { until: now, inc });
+    await deps.state.release(claimed, { until: now, inc: record.inc });
   } else {
     // The calendar's state now belongs to the new holder: only add what this pass cost.
-    await deps.state.addCounters(calendarId, inc);
+    await deps.state.addCounters(calendarId, record.inc);
   }
+  const eventCount = record.eventCount;
 
   const outcome: SyncOutcome = {
     calendarId,
@@ -175,7 +199,7 @@ async function finish(deps: ClaimedSyncDeps, claimed: ClaimedSync, reason: strin
     apiCalls: result.apiCalls,
     retries: result.retries,
     eventsChanged: result.eventsChanged,
-    durationMs,
+    durationMs: record.durationMs,
     eventCount,
     priority: claimed.priority,
     dueAt: claimed.dueAt,

@@ -8,7 +8,7 @@ import { listEventsIncremental, type ListEventsResult } from '../google/list-eve
 import { withRetries, type Sleep } from './backoff.js';
 import { FencedWriteError, removeAbsent, storePage } from './mirror-writer.js';
 import type { SyncErrorCode } from './outcome.js';
-import { clearSyncToken, hasValidSyncToken, updateSyncToken } from './token-store.js';
+import { clearSyncToken, hasValidSyncToken } from './token-store.js';
 import type { ClaimedSync } from './sync-state.js';
 import type { QuotaGate } from '../quota/quota-gate.js';
 import { PRIORITY, type Priority } from './priority.js';
@@ -45,10 +45,23 @@ export interface PassContext {
   sleep: Sleep;
   random: () => number;
   signal: AbortSignal;
-  /** Throws `SyncError('lease_lost')` when this process no longer holds the lease; renews it otherwise. */
+  /** Throws when the pass must stop: shutdown, or the heartbeat found the lease taken over. */
   fence: () => Promise<void>;
+  /**
+   * Stores the new token (compare-and-set on its version, fenced on the lease) together with the
+   * pass's verdict, in one write. 'stale': the lease or the token moved on; nothing was written.
+   */
+  commit: (token: TokenCommit, result: PassResult) => Promise<'committed' | 'stale'>;
   log: Logger;
   onPageStored?: (info: PageStoredInfo) => Promise<void> | void;
+}
+
+export interface TokenCommit {
+  token: string;
+  expectedVersion: number;
+  singleEvents: boolean;
+  /** Fields stored with the token (lastSyncedAt, lastFullSyncAt). */
+  alsoSet: Record<string, unknown>;
 }
 
 export interface PassResult {
@@ -84,7 +97,8 @@ function toSyncError(err: unknown, signal: AbortSignal): SyncError {
 /**
  * One sync pass over a calendar whose lease this process holds. Never throws: the result says
  * what happened. Order of writes (the zero-data-loss argument): pages are stored as they arrive,
- * then (full sync) absent events are removed, and only then does the token advance, by CAS.
+ * then (full sync) absent events are removed, and only then does the token advance, by CAS, in the
+ * same write as the pass's verdict.
  * A crash anywhere before the CAS leaves the old token, and replaying from it is idempotent.
  */
 export async function runPass(ctx: PassContext): Promise<PassResult> {
@@ -132,12 +146,7 @@ export async function runPass(ctx: PassContext): Promise<PassResult> {
   const commitToken = async (listed: ListEventsResult, alsoSet: Record<string, unknown>): Promise<void> => {
     if (!hasValidSyncToken(listed.nextSyncToken)) throw new SyncError('missing_sync_token', 'Google returned no nextSyncToken');
     await ctx.fence();
-    const written = await updateSyncToken(models.Calendar, ctx.calendarId, listed.nextSyncToken, {
-      expectedVersion: version,
-      singleEvents: sync.singleEvents,
-      alsoSet,
-      fence: ctx.fenceFilter,
-    });
+    const written = await ctx.commit({ token: listed.nextSyncToken, expectedVersion: version, singleEvents: sync.singleEvents, alsoSet }, result);
     if (written === 'stale') throw new SyncError('lease_lost', 'a newer sync token was stored by another sync');
   };
 

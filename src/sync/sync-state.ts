@@ -214,28 +214,38 @@ export class SyncStateRepository {
   }
 
   /**
-   * The pass succeeded. If no request arrived since the claim, they are all consumed; otherwise the
-   * calendar stays due and is claimed again once the pacing interval is over. Returns when the
-   * calendar is due again (null when it is not), or 'lost' if the lease was no longer ours.
+   * The pass succeeded: stores its token (compare-and-set on the version it started from, fenced on
+   * the lease) and its verdict in one write. If no request arrived since the claim, they are all
+   * consumed; otherwise the calendar stays due and is claimed again once the pacing interval is
+   * over. Returns when the calendar is due again (null when it is not), or 'stale' when the lease or
+   * the token moved on (nothing written).
    */
-  async succeed(claimed: ClaimedSync, pass: PassRecord, opts: { minIntervalMs: number; wasFull: boolean }): Promise<Date | null | 'lost'> {
+  async succeed(
+    claimed: ClaimedSync,
+    commit: { token: string; expectedVersion: number; singleEvents: boolean; alsoSet: Record<string, unknown> },
+    pass: PassRecord,
+    opts: { minIntervalMs: number; wasFull: boolean },
+  ): Promise<Date | null | 'stale'> {
     const notBefore = new Date(pass.end.getTime() + opts.minIntervalMs);
     const set = {
+      ...commit.alsoSet,
+      syncToken: commit.token.trim(),
+      syncTokenSingleEvents: commit.singleEvents,
       state: 'idle',
       consecutiveFailures: 0,
       lastSyncDurationMs: pass.durationMs,
       lastError: null,
       ...(pass.eventCount === null ? {} : { eventCount: pass.eventCount }),
     };
-    const common = { until: notBefore, inc: pass.inc };
-    if (await this.lease.release(claimed.held, { ...common, filter: { requests: claimed.requests }, set: { ...set, dueAt: NEVER, priority: IDLE_PRIORITY, pendingFullSync: false } })) {
-      return null;
-    }
+    const common = { until: notBefore, inc: { ...pass.inc, syncTokenVersion: 1 } };
+    const version = { syncTokenVersion: commit.expectedVersion };
+    const consumed = { ...set, dueAt: NEVER, priority: IDLE_PRIORITY, pendingFullSync: false };
+    if (await this.lease.release(claimed.held, { ...common, filter: { ...version, requests: claimed.requests }, set: consumed })) return null;
     // Requests arrived during the pass: they stay due. A full request among them keeps pendingFullSync.
-    if (opts.wasFull && (await this.lease.release(claimed.held, { ...common, filter: { fullRequests: claimed.fullRequests }, set: { ...set, pendingFullSync: false } }))) {
+    if (opts.wasFull && (await this.lease.release(claimed.held, { ...common, filter: { ...version, fullRequests: claimed.fullRequests }, set: { ...set, pendingFullSync: false } }))) {
       return notBefore;
     }
-    return (await this.lease.release(claimed.held, { ...common, set })) ? notBefore : 'lost';
+    return (await this.lease.release(claimed.held, { ...common, filter: version, set })) ? notBefore : 'stale';
   }
 
   /**
