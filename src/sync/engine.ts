@@ -204,12 +204,19 @@ export class SyncEngine implements SyncRequester {
       try {
         do {
           this.pumpAgain = false;
-          while (this.running.size < this.sync.concurrency && !this.closing.signal.aborted) {
-            if (!(await this.state.anyClaimable(this.now()))) break;
-            const claimed = await this.state.claim({ owner: this.owner, leaseMs: this.leaseMs, now: this.now() });
-            if (!claimed) break;
+          const free = this.sync.concurrency - this.running.size;
+          if (free <= 0) break;
+          // A few more candidates than free slots: other replicas may take some first.
+          let claimedAny = false;
+          for (const calendarId of await this.state.candidates(this.now(), free * 2)) {
+            if (this.running.size >= this.sync.concurrency || this.closing.signal.aborted) break;
+            const claimed = await this.state.claim({ owner: this.owner, leaseMs: this.leaseMs, now: this.now(), calendarId });
+            if (!claimed) continue;
             this.launch(claimed);
+            claimedAny = true;
           }
+          // Slots may still be free and more work due: look again (stops once a look claims nothing).
+          if (claimedAny) this.pumpAgain = true;
         } while (this.pumpAgain && !this.closing.signal.aborted);
       } catch (err) {
         // The database, most likely: the poll tries again.

@@ -155,15 +155,21 @@ export class SyncStateRepository {
   }
 
   /**
-   * True when some calendar is claimable now. A plain read: idle replicas look with this before they
-   * try the claim (a write), so polling an idle fleet costs the database reads only.
+   * The most urgent calendars claimable now, in claim order (at most `limit`). A plain read: a
+   * replica looks with it before it claims (a write), so polling an idle fleet costs reads only,
+   * and claims go by `_id` — on planners that materialise every match of a range before the limit
+   * (SecantusDB does), claiming straight from the due range would cost time in proportion to the
+   * backlog on every claim, where this costs it once per batch.
    */
-  async anyClaimable(now: Date): Promise<boolean> {
-    const doc = await this.Calendar.findOne(
+  async candidates(now: Date, limit: number): Promise<string[]> {
+    const docs = await this.Calendar.find(
       { priority: { $lt: IDLE_PRIORITY }, dueAt: { $lte: now }, syncNotBefore: { $lte: now } },
       { _id: 1 },
-    ).lean();
-    return doc !== null;
+    )
+      .sort({ priority: 1, dueAt: 1 })
+      .limit(limit)
+      .lean();
+    return docs.map((d) => d._id.toHexString());
   }
 
   /** Claims the most urgent due calendar (or the given one), taking its sync lease. */
