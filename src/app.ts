@@ -6,6 +6,7 @@ import { loggerOptions } from './logger.js';
 import { createServices, type ServiceOverrides, type Services } from './services.js';
 import { healthRoutes } from './http/health.js';
 import { errorHandler } from './http/errors.js';
+import { bodyStrictSchemaController } from './http/validation.js';
 import { metricsRoutes } from './http/metrics.js';
 import { webhookRoutes } from './http/webhook.js';
 import { adminRoutes } from './http/admin/index.js';
@@ -45,6 +46,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     return503OnClosing: true,
     // A field we do not know is a client mistake worth hearing about, not something to drop quietly.
     ajv: { customOptions: { removeAdditional: false } },
+    // JSON bodies are validated as sent: no type coercion (query strings still parse numbers).
+    schemaController: bodyStrictSchemaController(),
   }) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
 

@@ -72,7 +72,7 @@ export const RegisteredCalendar = Type.Object({
 
 export const SyncBody = Type.Object({ mode: Type.Union([Type.Literal('incremental'), Type.Literal('full')]) }, { additionalProperties: false });
 export const CalendarSettingsBody = Type.Object(
-  { incrementalEnabled: Type.Union([Type.Null(), Type.Boolean()], { description: 'true/false override INCREMENTAL_SYNC_ENABLED; null inherits it' }) },
+  { incrementalEnabled: Type.Union([Type.Boolean(), Type.Null()], { description: 'true/false override INCREMENTAL_SYNC_ENABLED; null inherits it' }) },
   { additionalProperties: false },
 );
 export const SyncAccepted = Type.Object({ id: Type.String(), mode: Type.String(), status: Type.Literal('requested') });
