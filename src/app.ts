@@ -7,6 +7,7 @@ import { createServices, type ServiceOverrides, type Services } from './services
 import { healthRoutes } from './http/health.js';
 import { errorHandler } from './http/errors.js';
 import { bodyStrictSchemaController } from './http/validation.js';
+import { clientErrorHandler, frameworkErrors } from './http/client-errors.js';
 import { metricsRoutes } from './http/metrics.js';
 import { webhookRoutes } from './http/webhook.js';
 import { adminRoutes } from './http/admin/index.js';
@@ -48,6 +49,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     ajv: { customOptions: { removeAdditional: false } },
     // JSON bodies are validated as sent: no type coercion (query strings still parse numbers).
     schemaController: bodyStrictSchemaController(),
+    // Malformed requests answer in the API's error shape and never log their raw bytes.
+    clientErrorHandler,
+    frameworkErrors,
   }) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
 
