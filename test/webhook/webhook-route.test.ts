@@ -59,26 +59,49 @@ t.test('not_exists also asks for a sync; a sync-state ping is only acknowledged'
   t.equal(c.h.recording.requests.length, 1, 'only the not_exists ping asked for a sync');
 });
 
-t.test('a repeated or older message number causes no further sync', async (t) => {
+t.test('a repeated or older message number is counted once, and still asks for a (coalesced) sync', async (t) => {
   const c = await setup(t, 'wh-stale');
   const first = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, { 'x-goog-message-number': '50' }) });
   const again = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, { 'x-goog-message-number': '50' }) });
   const older = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, { 'x-goog-message-number': '49' }) });
   t.same([first.statusCode, again.statusCode, older.statusCode], [200, 200, 200]);
+  t.same(first.json(), { result: 'sync_requested' });
   t.same(again.json(), { result: 'stale' });
   t.same(older.json(), { result: 'stale' });
-  t.equal(c.h.recording.requests.length, 1);
+  t.equal(c.h.recording.requests.length, 3, 'a message number never suppresses a change ping; the scheduler coalesces');
+  t.equal(c.h.metrics.outcomes.get('stale'), 2, 'replays are counted as such');
   const doc = await channelModel(c.h.conn).findById(c.channel.id).lean();
   t.equal(doc?.lastMessageNumber, 50, 'the highest number is kept');
+  const sync = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, { 'x-goog-message-number': '50', 'x-goog-resource-state': 'sync' }) });
+  t.same(sync.json(), { result: 'stale' });
+  t.equal(c.h.recording.requests.length, 3, 'a sync-state ping asks for nothing');
 });
 
-t.test('twenty concurrent deliveries of one message number lead to exactly one sync request', async (t) => {
+t.test('a message number pinned high by a token holder does not mute the channel', async (t) => {
+  const c = await setup(t, 'wh-pinned');
+  const pinned = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, { 'x-goog-message-number': '999999999999999' }) });
+  t.equal(pinned.statusCode, 200);
+  c.h.recording.requests.length = 0;
+  const pingedAt = (await channelModel(c.h.conn).findById(c.channel.id).lean())?.lastPingAt;
+  c.h.advance(60_000);
+  // Google's own next pings carry ordinary numbers.
+  for (let i = 0; i < 3; i++) {
+    const genuine = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c) });
+    t.equal(genuine.statusCode, 200);
+  }
+  t.same(c.h.recording.requests, Array.from({ length: 3 }, () => ({ calendarId: c.calendarId, reason: 'ping' })), 'every genuine change still asks for a sync');
+  const doc = await channelModel(c.h.conn).findById(c.channel.id).lean();
+  t.ok(doc?.lastPingAt && pingedAt && doc.lastPingAt > pingedAt, 'lastPingAt still moves');
+});
+
+t.test('twenty concurrent deliveries of one message number count it exactly once', async (t) => {
   const c = await setup(t, 'wh-race');
   const headers = pingHeaders(c, { 'x-goog-message-number': '777' });
   const replies = await Promise.all(Array.from({ length: 20 }, () => c.h.app.inject({ method: 'POST', url: URL, headers })));
   t.ok(replies.every((r) => r.statusCode === 200));
-  t.equal(c.h.recording.requests.length, 1);
+  t.equal(c.h.metrics.outcomes.get('sync_requested'), 1);
   t.equal(c.h.metrics.outcomes.get('stale'), 19);
+  t.equal((await channelModel(c.h.conn).findById(c.channel.id).lean())?.lastMessageNumber, 777);
 });
 
 t.test('unverifiable pings get one uniform 403, change nothing, and are counted by reason', async (t) => {
