@@ -74,6 +74,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     registry: services.registry,
     views: services.views,
     alerts: services.alerts,
+    conn,
   });
   await app.register(dashboardRoutes, { adminToken: config.adminToken, services });
   return app;
