@@ -221,15 +221,44 @@ t.test('a forged X-Forwarded-For does not dodge the per-source limit unless prox
   t.same(proxied, [200, 200, 200, 200], 'behind a trusted proxy each client address has its own budget');
 });
 
-t.test('the global limit caps all sources together', async (t) => {
-  const c = await setup(t, 'wh-rate-global', { WEBHOOK_RATE_LIMIT_PER_SOURCE: '100', WEBHOOK_RATE_LIMIT_GLOBAL: '3' });
-  const codes = [];
-  for (let i = 0; i < 5; i++) {
-    const res = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c), remoteAddress: `192.0.2.${i + 1}` });
-    codes.push(res.statusCode);
+t.test('the global budget is spent by failed requests only, and a handful of flooding sources cannot starve verified pings', async (t) => {
+  const c = await setup(t, 'wh-rate-global', { WEBHOOK_RATE_LIMIT_PER_SOURCE: '5', WEBHOOK_RATE_LIMIT_GLOBAL: '10' });
+  const google = '192.0.2.1';
+  const ping = (remoteAddress: string, overrides: Record<string, string> = {}) =>
+    c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, overrides), remoteAddress });
+  t.equal((await ping(google)).statusCode, 200, 'Google delivers a verified ping');
+
+  // Three sources, each within its own per-source limit, flood forged pings: 15 > the budget of 10.
+  const flood: number[] = [];
+  for (let i = 0; i < 5; i++) for (const attacker of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) flood.push((await ping(attacker, { 'x-goog-channel-token': 'forged' })).statusCode);
+  t.same(flood.filter((s) => s === 403).length, 10, 'the first 10 failures are judged (403)');
+  t.same(flood.filter((s) => s === 429).length, 5, 'then the budget for failures is spent (429)');
+
+  for (let i = 0; i < 4; i++) {
+    const res = await ping(google);
+    t.equal(res.statusCode, 200, `verified ping ${i + 1} after the flood still gets through`);
   }
-  t.same(codes, [200, 200, 200, 429, 429]);
-  t.equal(c.h.metrics.rejections.get('rate_limited_global'), 2);
+  t.equal(c.h.recording.requests.length, 5, 'and every one asked for a sync');
+  const stranger = await ping('203.0.113.77', { 'x-goog-channel-token': 'forged' });
+  t.equal(stranger.statusCode, 429, 'an unknown source is turned away before any lookup while the budget is spent');
+  t.equal(stranger.json().error.code, 'RATE_LIMITED_GLOBAL');
+  t.ok(Number(stranger.headers['retry-after']) > 0);
+  t.equal(c.h.metrics.rejections.get('token_mismatch'), 10, 'no forged ping was looked up after the budget was spent');
+});
+
+t.test('IPv6 sources are grouped by /64, and one address written several ways is one source', async (t) => {
+  const c = await setup(t, 'wh-rate-v6', { WEBHOOK_RATE_LIMIT_PER_SOURCE: '3', WEBHOOK_RATE_LIMIT_GLOBAL: '1000' });
+  const from = async (remoteAddress: string) => (await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c), remoteAddress })).statusCode;
+  const rotating = ['2001:db8:1:2::1', '2001:db8:1:2::ffff', '2001:db8:1:2:aaaa:bbbb:cccc:dddd', '2001:db8:1:2::42'];
+  const rotated = [];
+  for (const address of rotating) rotated.push(await from(address));
+  t.same(rotated, [200, 200, 200, 429], 'addresses of one /64 share a budget');
+  t.equal(await from('2001:db8:1:3::1'), 200, 'the next /64 is another source');
+
+  const spellings = ['203.0.113.9', '::ffff:203.0.113.9', '::ffff:cb00:7109', '203.0.113.9'];
+  const codes = [];
+  for (const s of spellings) codes.push(await from(s));
+  t.same(codes, [200, 200, 200, 429], 'an IPv4 address and its IPv6-mapped spellings are one source');
 });
 
 t.test('a sync ping that beats the watch response is accepted and records the resource id', async (t) => {
