@@ -8,6 +8,7 @@ import { healthRoutes } from './http/health.js';
 import { errorHandler } from './http/errors.js';
 import { bodyStrictSchemaController } from './http/validation.js';
 import { clientErrorHandler, frameworkErrors } from './http/client-errors.js';
+import { notFoundHandler } from './http/not-found.js';
 import { metricsRoutes } from './http/metrics.js';
 import { webhookRoutes } from './http/webhook.js';
 import { adminRoutes } from './http/admin/index.js';
@@ -77,5 +78,6 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     conn,
   });
   await app.register(dashboardRoutes, { adminToken: config.adminToken, services });
+  app.setNotFoundHandler(notFoundHandler({ adminToken: config.adminToken, webhookMetrics: services.webhookMetrics }));
   return app;
 }

@@ -227,3 +227,28 @@ t.test('JSON bodies are validated as sent: values of the wrong type are refused,
   const page = await h.app.inject({ url: `/admin/calendars/${id}/events?limit=5`, headers: AUTH });
   t.equal(page.statusCode, 200, 'query strings still parse numbers');
 });
+
+t.test('unknown admin paths answer 401 before auth and 404 only to an authorised caller', async (t) => {
+  const h = await startPushHarness(t, { name: 'adm-unknown', sync: 'recording' });
+  const paths: Array<[string, string]> = [
+    ['GET', '/admin'],
+    ['GET', '/admin/'],
+    ['GET', '/admin/secrets'],
+    ['POST', '/admin/accounts/extra'],
+    ['DELETE', '/admin/calendars'],
+    ['GET', '/ADMIN/whatever'],
+  ];
+  for (const [method, url] of paths) {
+    const anonymous = await h.app.inject({ method: method as 'GET', url });
+    t.equal(anonymous.statusCode, 401, `${method} ${url} without a token`);
+    t.equal(anonymous.json().error.code, 'UNAUTHORIZED');
+    const wrong = await h.app.inject({ method: method as 'GET', url, headers: { authorization: 'Bearer nope' } });
+    t.equal(wrong.statusCode, 401, `${method} ${url} with a wrong token`);
+    const authorised = await h.app.inject({ method: method as 'GET', url, headers: AUTH });
+    t.equal(authorised.statusCode, 404, `${method} ${url} with the token`);
+    t.same(authorised.json(), { error: { code: 'NOT_FOUND', message: 'no such route' } });
+  }
+  const elsewhere = await h.app.inject({ url: '/nothing-here' });
+  t.equal(elsewhere.statusCode, 404, 'outside /admin an unknown path is a plain 404');
+  t.equal(elsewhere.json().error.code, 'NOT_FOUND');
+});
