@@ -6,6 +6,9 @@ import { loggerOptions } from './logger.js';
 import { createServices, type ServiceOverrides, type Services } from './services.js';
 import { healthRoutes } from './http/health.js';
 import { errorHandler } from './http/errors.js';
+import { bodyStrictSchemaController } from './http/validation.js';
+import { clientErrorHandler, frameworkErrors } from './http/client-errors.js';
+import { notFoundHandler } from './http/not-found.js';
 import { metricsRoutes } from './http/metrics.js';
 import { webhookRoutes } from './http/webhook.js';
 import { adminRoutes } from './http/admin/index.js';
@@ -45,6 +48,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     return503OnClosing: true,
     // A field we do not know is a client mistake worth hearing about, not something to drop quietly.
     ajv: { customOptions: { removeAdditional: false } },
+    // JSON bodies are validated as sent: no type coercion (query strings still parse numbers).
+    schemaController: bodyStrictSchemaController(),
+    // Malformed requests answer in the API's error shape and never log their raw bytes.
+    clientErrorHandler,
+    frameworkErrors,
   }) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
 
@@ -69,7 +77,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     registry: services.registry,
     views: services.views,
     alerts: services.alerts,
+    conn,
   });
   await app.register(dashboardRoutes, { adminToken: config.adminToken, services });
+  app.setNotFoundHandler(notFoundHandler({ adminToken: config.adminToken, webhookMetrics: services.webhookMetrics }));
   return app;
 }

@@ -1,4 +1,4 @@
-import type { LoggerOptions } from 'pino';
+import { stdSerializers, type LoggerOptions } from 'pino';
 
 /**
  * Every secret calsync handles, wherever it may sit in a log object. Pino removes these before a
@@ -39,7 +39,19 @@ export const REDACT_PATHS = [
   '*.encryptionKey',
   'credentials',
   '*.credentials',
+  // Node's HTTP parser errors carry the raw request bytes, headers (and so tokens) included.
+  'rawPacket',
+  '*.rawPacket',
 ];
+
+/** pino's error serializer without raw request bytes (kept as a number array they escape text greps). */
+function errWithoutRawBytes(err: Error): Record<string, unknown> {
+  const out = stdSerializers.err(err) as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(out)) {
+    if (key === 'rawPacket' || Buffer.isBuffer(value) || value instanceof Uint8Array) delete out[key];
+  }
+  return out;
+}
 
 export function loggerOptions(level: string): LoggerOptions {
   return {
@@ -47,6 +59,7 @@ export function loggerOptions(level: string): LoggerOptions {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     // Query strings can carry sync or page tokens (googleapis puts them there): log the path only.
     serializers: {
+      err: errWithoutRawBytes,
       req(req: { method?: string; url?: string; ip?: string; id?: string }) {
         return { id: req.id, method: req.method, url: req.url?.split('?')[0], remoteAddress: req.ip };
       },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import cron from 'node-cron';
-import { isIP } from 'node:net';
+import { hasVariety, isBearerToken, isGoogleApiHost, isProxyAddress, parseBaseUrl } from './checks.js';
 
 /**
  * The one place that reads the environment. Everything else receives a typed, validated Config.
@@ -52,6 +52,13 @@ const httpUrl = (message: string) =>
       }
     }, message);
 
+/** A base URL something is appended to (a path): http(s), no query, fragment or credentials. */
+const baseUrl = (message: string) =>
+  z
+    .string({ error: 'is required' })
+    .trim()
+    .refine((v) => parseBaseUrl(v).ok, message);
+
 const cronExpr = (fallback: string) =>
   z
     .string()
@@ -69,16 +76,24 @@ const schema = z
       .regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// URI'),
     PORT: int(3000, 0, 65535),
     HOST: z.string().trim().min(1).optional().default('0.0.0.0'),
-    PUBLIC_BASE_URL: httpUrl('must be an http(s) URL (the base URL Google posts pings to)'),
-    ADMIN_TOKEN: z.string({ error: 'is required' }).min(32, 'must be at least 32 characters'),
+    PUBLIC_BASE_URL: baseUrl('must be an http(s) URL without query or fragment (the base URL Google posts pings to)'),
+    ADMIN_TOKEN: z
+      .string({ error: 'is required' })
+      // One problem per variable: each check stops the ones after it.
+      .min(32, { error: 'must be at least 32 characters', abort: true })
+      .refine(isBearerToken, { error: 'must use only the characters a Bearer header carries (A-Z a-z 0-9 - . _ ~ + / and trailing =)', abort: true })
+      // A random token of 32+ characters has far more; fewer means a placeholder, not a secret.
+      .refine((v) => hasVariety(v, 8), 'must be random (at least 8 different characters), e.g. `openssl rand -base64 32`'),
     ENCRYPTION_KEY: z
       .string({ error: 'is required' })
       .trim()
-      .refine(
-        (v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32,
-        'must be 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)',
-      ),
-    GOOGLE_API_ROOT_URL: httpUrl('must be an http(s) URL').optional().default(GOOGLE_API_ROOT),
+      .refine((v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, {
+        error: 'must be 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)',
+        abort: true,
+      })
+      // 32 random bytes hold ~30 different values; an all-zero or patterned key is not a key.
+      .refine((v) => hasVariety(Buffer.from(v, 'base64'), 16), 'must be random bytes, not a pattern (e.g. `openssl rand -base64 32`)'),
+    GOOGLE_API_ROOT_URL: baseUrl('must be an http(s) URL without query or fragment').optional().default(GOOGLE_API_ROOT),
     GOOGLE_OAUTH_TOKEN_URL: httpUrl('must be an http(s) URL').optional().default(GOOGLE_TOKEN_URL),
     GOOGLE_CLIENT_ID: z.string().trim().optional().default(''),
     GOOGLE_CLIENT_SECRET: z.string().trim().optional().default(''),
@@ -117,8 +132,8 @@ const schema = z
       .optional()
       .transform((v) => (v ? v.split(',').map((a) => a.trim()).filter(Boolean) : []))
       .refine(
-        (list) => list.every((a) => { const [ip, bits] = a.split('/'); return isIP(ip ?? '') !== 0 && (bits === undefined || /^\d{1,3}$/.test(bits)); }),
-        'must be a comma-separated list of proxy IP addresses or CIDR ranges (e.g. "10.0.0.0/8,127.0.0.1")',
+        (list) => list.every(isProxyAddress),
+        'must be a comma-separated list of proxy IP addresses or CIDR ranges, prefix ≤ 32 for IPv4 and ≤ 128 for IPv6 (e.g. "10.0.0.0/8,127.0.0.1")',
       ),
   });
 
@@ -176,11 +191,15 @@ export class ConfigError extends Error {
  */
 function crossFieldProblems(source: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
-  // Google only delivers pings to HTTPS; plain http is for the emulator and local runs.
-  const apiRoot = source.GOOGLE_API_ROOT_URL?.trim() || GOOGLE_API_ROOT;
-  const usesRealGoogle = apiRoot.replace(/\/?$/, '/') === GOOGLE_API_ROOT;
-  if (usesRealGoogle && source.PUBLIC_BASE_URL?.trim().startsWith('http:')) {
-    problems.push('PUBLIC_BASE_URL must be https:// when GOOGLE_API_ROOT_URL is Google (http is allowed only against the emulator)');
+  // Google only delivers pings to HTTPS; plain http is for the emulator and local runs. Both URLs
+  // are compared as parsed (scheme and host case, port), so no spelling slips past.
+  const apiRoot = parseBaseUrl(source.GOOGLE_API_ROOT_URL?.trim() || GOOGLE_API_ROOT);
+  const publicBase = parseBaseUrl(source.PUBLIC_BASE_URL?.trim() ?? '');
+  if (apiRoot.ok && isGoogleApiHost(apiRoot.url)) {
+    if (publicBase.ok && publicBase.url.protocol === 'http:') {
+      problems.push('PUBLIC_BASE_URL must be https:// when GOOGLE_API_ROOT_URL is Google (http is allowed only against the emulator)');
+    }
+    if (apiRoot.url.protocol === 'http:') problems.push('GOOGLE_API_ROOT_URL must be https:// for Google');
   }
   const ttl = Number(source.CHANNEL_TTL_SECONDS || 172_800);
   const lead = Number(source.CHANNEL_RENEW_LEAD_SECONDS || 86_400);
@@ -194,6 +213,13 @@ function crossFieldProblems(source: NodeJS.ProcessEnv): string[] {
     problems.push('SYNC_BACKOFF_MAX_MS must be at least SYNC_BACKOFF_BASE_MS');
   }
   return problems;
+}
+
+/** The schema accepted it already; this only picks the normalised spelling. */
+function normalisedBaseUrl(v: string): string {
+  const parsed = parseBaseUrl(v);
+  if (!parsed.ok) throw new Error('unreachable: base URL validated by the schema');
+  return parsed.normalised;
 }
 
 /** Validates the whole environment; throws ConfigError naming every problem (never echoing values). */
@@ -210,11 +236,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     mongodbUri: e.MONGODB_URI,
     port: e.PORT,
     host: e.HOST,
-    publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
+    publicBaseUrl: normalisedBaseUrl(e.PUBLIC_BASE_URL),
     adminToken: e.ADMIN_TOKEN,
     encryptionKey: Buffer.from(e.ENCRYPTION_KEY, 'base64'),
     google: {
-      apiRootUrl: e.GOOGLE_API_ROOT_URL.endsWith('/') ? e.GOOGLE_API_ROOT_URL : `${e.GOOGLE_API_ROOT_URL}/`,
+      apiRootUrl: `${normalisedBaseUrl(e.GOOGLE_API_ROOT_URL)}/`,
       oauthTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,
       clientId: e.GOOGLE_CLIENT_ID,
       clientSecret: e.GOOGLE_CLIENT_SECRET,

@@ -13,6 +13,9 @@ export async function connectDatabase(uri: string, opts: ConnectOptions = {}): P
     maxPoolSize: opts.maxPoolSize ?? 20,
     autoIndex: true,
   });
+  // Operations issued while disconnected wait no longer than a server selection would (mongoose's
+  // default is 10 s), so a request meets "database unavailable" within the same bound.
+  conn.set('bufferTimeoutMS', opts.serverSelectionTimeoutMS ?? 5_000);
   await conn.asPromise();
   return conn;
 }

@@ -3,6 +3,7 @@ import { secretsEqual } from '../crypto/hash.js';
 import { bearerToken } from './admin/auth.js';
 import { summarizeLastHour, evaluateAlerts } from '../ops/alerts.js';
 import type { Services } from '../services.js';
+import { ensureDatabaseConnected } from './database-unavailable.js';
 
 const escape = (v: unknown): string =>
   String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
@@ -41,6 +42,7 @@ export const dashboardRoutes: FastifyPluginAsync<{ adminToken: string; services:
         .type('text/plain')
         .send('the admin token is required (Basic auth password or Bearer)');
     }
+    ensureDatabaseConnected(services.models.Calendar.db);
     const now = Date.now();
     const [calendars, fleet, hour] = await Promise.all([
       services.views.list(),

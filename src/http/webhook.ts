@@ -4,11 +4,15 @@ import { WEBHOOK_PATH } from '../channels/channel-token.js';
 import { parsePingHeaders, type RejectionReason } from '../webhook/ping.js';
 import type { PingReceiver } from '../webhook/ping-receiver.js';
 import type { WebhookMetrics } from '../webhook/metrics.js';
+import { webhookLimits } from './webhook-limits.js';
 
 export interface WebhookRoutesOptions {
   receiver: PingReceiver;
   metrics: WebhookMetrics;
-  /** Requests per window from one source address, and in total (per process). */
+  /**
+   * Requests per window from one source (IPv6 grouped by /64), and failed requests per window from
+   * all sources together (per process); see webhook-limits.ts.
+   */
   rateLimit: { perSource: number; global: number; windowMs?: number };
 }
 
@@ -45,13 +49,12 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
   const { metrics } = opts;
   const windowMs = opts.rateLimit.windowMs ?? 60_000;
 
-  // Scoped to this plugin: the limits apply to pings only. Per-source first, so one flooding
-  // address is turned away before it can spend the global budget real pings need.
+  // Scoped to this plugin: the limits apply to pings only. Per-source first; the global budget is
+  // spent by failed requests only, so floods cannot starve verified pings.
   await app.register(rateLimit, { global: false });
-  const perSource = app.createRateLimit({ max: opts.rateLimit.perSource, timeWindow: windowMs, keyGenerator: (req) => req.ip });
-  const global = app.createRateLimit({ max: opts.rateLimit.global, timeWindow: windowMs, keyGenerator: () => 'calsync:webhook:all' });
+  const limits = webhookLimits(app, { perSource: opts.rateLimit.perSource, failedGlobal: opts.rateLimit.global, windowMs });
 
-  const reject = (
+  const reject = async (
     req: FastifyRequest,
     reply: FastifyReply,
     status: number,
@@ -60,6 +63,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     code = reason.toUpperCase(),
   ) => {
     metrics.rejected(reason);
+    if (reason !== 'rate_limited_source' && reason !== 'rate_limited_global') await limits.failed(req);
     // Never the token: only the channel id (not secret) and the reason.
     req.log.info({ reason, channelId: headerValue(req, 'x-goog-channel-id'), remoteAddress: req.ip }, 'ping rejected');
     return reply.code(status).send({ error: { code, message } });
@@ -70,15 +74,10 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
 
   const guard = async (req: FastifyRequest, reply: FastifyReply) => {
-    for (const [limiter, reason] of [
-      [perSource, 'rate_limited_source'],
-      [global, 'rate_limited_global'],
-    ] as const) {
-      const r = await limiter(req);
-      if (!r.isAllowed && r.isExceeded) {
-        void reply.header('retry-after', String(r.ttlInSeconds));
-        return reject(req, reply, 429, reason, 'too many requests');
-      }
+    const admission = await limits.admit(req);
+    if (!admission.ok) {
+      void reply.header('retry-after', String(admission.retryAfterSeconds));
+      return reject(req, reply, 429, admission.reason, 'too many requests');
     }
     const length = Number(req.headers['content-length'] ?? 0);
     if (!Number.isFinite(length) || length > MAX_BODY_BYTES) {
@@ -108,6 +107,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
       }
       // One answer for every verification failure: the caller learns nothing about our channels.
       if (!result.accepted) return reject(req, reply, 403, result.reason, 'ping not verified', 'PING_REJECTED');
+      await limits.verified(req);
       metrics.handled(result.outcome);
       req.log.debug({ channelId: result.channelId, calendarId: result.calendarId, outcome: result.outcome }, 'ping handled');
       return reply.code(200).send({ result: result.outcome });
@@ -115,7 +115,8 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
   });
 
   app.route({
-    method: ['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    // Methods Fastify does not route (PROPFIND, …) get the same 405 from the app's not-found handler.
+    method: ['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'],
     url: WEBHOOK_PATH,
     onRequest: guard,
     schema: { response: { 405: errorBody, 400: errorBody, 413: errorBody, 429: errorBody } },

@@ -12,6 +12,10 @@ export type ReceiveResult =
  * (`exists` / `not_exists`) ask for a sync. `sync` pings (a channel's first message) are only
  * acknowledged. Never calls Google: the sync request is one write to MongoDB, done before the ping
  * is acknowledged (a database failure therefore answers 503 and Google retries), and coalesced.
+ *
+ * The message number is accounting only (`stale` = already counted): it never suppresses a change
+ * ping's sync. Otherwise one ping with a huge number from a channel-token holder would mute the
+ * channel until its renewal; a replayed ping costs at most one coalesced extra pass.
  */
 export class PingReceiver {
   constructor(
@@ -23,9 +27,9 @@ export class PingReceiver {
     const verdict = await this.verifier.verify(ping);
     if (!verdict.ok) return { accepted: false, reason: verdict.reason };
     const { channelId, calendarId } = verdict.channel;
-    if (!(await this.verifier.recordMessageNumber(ping, verdict.channel))) return { accepted: true, outcome: 'stale', channelId, calendarId };
-    if (ping.resourceState === 'sync') return { accepted: true, outcome: 'acknowledged', channelId, calendarId };
+    const counted = await this.verifier.recordMessageNumber(ping, verdict.channel);
+    if (ping.resourceState === 'sync') return { accepted: true, outcome: counted ? 'acknowledged' : 'stale', channelId, calendarId };
     await this.sync.requestSync(calendarId, { reason: 'ping', priority: PRIORITY.ping });
-    return { accepted: true, outcome: 'sync_requested', channelId, calendarId };
+    return { accepted: true, outcome: counted ? 'sync_requested' : 'stale', channelId, calendarId };
   }
 }

@@ -51,7 +51,8 @@ export class PingVerifier {
   /**
    * Raises the channel's highest message number to `n` if `n` is higher: one atomic conditional
    * update, so of two concurrent deliveries of the same number exactly one counts. False means the
-   * number was already seen (a retry or an out-of-order older ping).
+   * number was already seen (a retry, an out-of-order older ping, or a number pinned high by a
+   * token holder): accounting only, the caller still acts on a change (see PingReceiver).
    */
   async recordMessageNumber(ping: Ping, channel: VerifiedChannel): Promise<boolean> {
     const now = new Date(this.now());
@@ -59,11 +60,14 @@ export class PingVerifier {
       { _id: ping.channelId, status: { $ne: 'stopped' }, lastMessageNumber: { $lt: ping.messageNumber } },
       { $set: { lastMessageNumber: ping.messageNumber, lastPingAt: now } },
     );
-    if (res.matchedCount === 0) return false;
-    if (channel.resourceIdKnown) return true;
+    const counted = res.matchedCount > 0;
+    // A verified ping shows the channel delivers whatever its number: lastPingAt stays truthful even
+    // when someone has pinned the number high.
+    if (!counted) await this.Channel.updateOne({ _id: ping.channelId, status: { $ne: 'stopped' } }, { $max: { lastPingAt: now } });
+    if (channel.resourceIdKnown) return counted;
     // A verified ping on a channel whose watch has not returned tells us its resource id; keeping it
     // means the channel can still be stopped if the watch call never completes.
     await this.Channel.updateOne({ _id: ping.channelId, resourceId: null }, { $set: { resourceId: ping.resourceId } });
-    return true;
+    return counted;
   }
 }

@@ -124,3 +124,44 @@ t.test('an account needs either a refresh token, or a service-account key with a
   }
   t.equal(await h.conn.db!.collection('accounts').countDocuments(), 0, 'nothing was stored');
 });
+
+t.test('a service-account key must have the flat shape Google issues: deep, non-string or oversized keys are a 400', async (t) => {
+  const h = await startPushHarness(t, { name: 'acct-key-shape', sync: 'recording' });
+  // ~10 KB of JSON nested 5,000 levels deep: once a 500 (stack overflow while sealing).
+  // Sent as text: JSON.stringify itself cannot serialize it.
+  const deep = `{"serviceAccountKey":{"client_email":"svc@p.iam.gserviceaccount.com","private_key":"k","extra":${'{"a":'.repeat(5000)}{}${'}'.repeat(5000)}},"subject":"a@example.com"}`;
+  const res = await h.app.inject({ method: 'POST', url: '/admin/accounts', headers: { ...AUTH, 'content-type': 'application/json' }, payload: deep });
+  t.equal(res.statusCode, 400, 'nested 5,000 deep');
+  t.equal(res.json().error.code, 'BAD_REQUEST');
+  const base = { client_email: 'svc@p.iam.gserviceaccount.com', private_key: 'k' };
+  const bad: Array<[string, unknown]> = [
+    ['an object value', { ...base, project_id: { nested: true } }],
+    ['a number value', { ...base, client_id: 1234 }],
+    ['an array value', { ...base, scopes: ['a'] }],
+    ['too many fields', { ...base, ...Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`f${i}`, 'v'])) }],
+    ['another key type', { ...base, type: 'authorized_user' }],
+  ];
+  for (const [name, serviceAccountKey] of bad) {
+    const res = await h.app.inject({ method: 'POST', url: '/admin/accounts', headers: AUTH, payload: { serviceAccountKey, subject: 'a@example.com' } });
+    t.equal(res.statusCode, 400, name);
+    t.equal(res.json().error.code, 'BAD_REQUEST', name);
+  }
+  t.equal(await h.conn.db!.collection('accounts').countDocuments(), 0, 'nothing was stored');
+
+  const full = {
+    type: 'service_account',
+    project_id: 'proj',
+    private_key_id: 'abc123',
+    private_key: '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n',
+    client_email: 'svc@proj.iam.gserviceaccount.com',
+    client_id: '1234567890',
+    auth_uri: 'https://accounts.google.com/o/oauth2/auth',
+    token_uri: 'https://oauth2.googleapis.com/token',
+    auth_provider_x509_cert_url: 'https://www.googleapis.com/oauth2/v1/certs',
+    client_x509_cert_url: 'https://www.googleapis.com/robot/v1/metadata/x509/svc%40proj.iam.gserviceaccount.com',
+    universe_domain: 'googleapis.com',
+    some_future_field: 'text',
+  };
+  const ok = await h.app.inject({ method: 'POST', url: '/admin/accounts', headers: AUTH, payload: { serviceAccountKey: full, subject: 'a@example.com' } });
+  t.equal(ok.statusCode, 201, 'a complete key as Google issues it is accepted');
+});

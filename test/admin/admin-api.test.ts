@@ -205,3 +205,54 @@ t.test('a refresh-token account is refused while the server has no OAuth client 
   t.notMatch(res.body, 'rt-whatever', 'the credential is not echoed');
   t.equal(await h.conn.collection('accounts').countDocuments(), 0, 'nothing stored');
 });
+
+t.test('JSON bodies are validated as sent: values of the wrong type are refused, not coerced', async (t) => {
+  const h = await startPushHarness(t, { name: 'adm-strict', sync: 'recording' });
+  const id = await h.registerCalendar('strict@group.calendar.google.com');
+  const accountId = await h.accountId();
+  const accountsBefore = await h.conn.db!.collection('accounts').countDocuments();
+  const cases: Array<[string, string, unknown]> = [
+    ['POST', '/admin/accounts', { refreshToken: 12345 }],
+    ['POST', '/admin/accounts', { refreshToken: ['rt-1'] }],
+    ['POST', '/admin/accounts', { refreshToken: 'rt-ok', label: 7 }],
+    ['POST', '/admin/calendars', { accountId: [accountId], googleCalendarId: 'other@group.calendar.google.com' }],
+    ['POST', '/admin/calendars', { accountId, googleCalendarId: 42 }],
+    ['POST', `/admin/calendars/${id}/sync`, { mode: ['full'] }],
+    ['PATCH', `/admin/calendars/${id}`, { incrementalEnabled: 'true' }],
+  ];
+  for (const [method, url, payload] of cases) {
+    const res = await h.app.inject({ method: method as 'POST', url, headers: AUTH, payload: payload as object });
+    t.equal(res.statusCode, 400, `${method} ${url} ${JSON.stringify(payload)}`);
+    t.equal(res.json().error.code, 'BAD_REQUEST');
+  }
+  t.equal(await h.conn.db!.collection('accounts').countDocuments(), accountsBefore, 'no account stored');
+  t.equal(await h.conn.db!.collection('calendars').countDocuments(), 1, 'no calendar stored');
+  t.same(h.recording.requests.map((r) => r.reason), ['registered'], 'no sync requested');
+  const page = await h.app.inject({ url: `/admin/calendars/${id}/events?limit=5`, headers: AUTH });
+  t.equal(page.statusCode, 200, 'query strings still parse numbers');
+});
+
+t.test('unknown admin paths answer 401 before auth and 404 only to an authorised caller', async (t) => {
+  const h = await startPushHarness(t, { name: 'adm-unknown', sync: 'recording' });
+  const paths: Array<[string, string]> = [
+    ['GET', '/admin'],
+    ['GET', '/admin/'],
+    ['GET', '/admin/secrets'],
+    ['POST', '/admin/accounts/extra'],
+    ['DELETE', '/admin/calendars'],
+    ['GET', '/ADMIN/whatever'],
+  ];
+  for (const [method, url] of paths) {
+    const anonymous = await h.app.inject({ method: method as 'GET', url });
+    t.equal(anonymous.statusCode, 401, `${method} ${url} without a token`);
+    t.equal(anonymous.json().error.code, 'UNAUTHORIZED');
+    const wrong = await h.app.inject({ method: method as 'GET', url, headers: { authorization: 'Bearer nope' } });
+    t.equal(wrong.statusCode, 401, `${method} ${url} with a wrong token`);
+    const authorised = await h.app.inject({ method: method as 'GET', url, headers: AUTH });
+    t.equal(authorised.statusCode, 404, `${method} ${url} with the token`);
+    t.same(authorised.json(), { error: { code: 'NOT_FOUND', message: 'no such route' } });
+  }
+  const elsewhere = await h.app.inject({ url: '/nothing-here' });
+  t.equal(elsewhere.statusCode, 404, 'outside /admin an unknown path is a plain 404');
+  t.equal(elsewhere.json().error.code, 'NOT_FOUND');
+});

@@ -55,3 +55,31 @@ t.test('PATCH refuses bad values and unknown calendars and changes nothing', asy
   const noAuth = await h.app.inject({ method: 'PATCH', url: `/admin/calendars/${id}`, payload: { incrementalEnabled: true } });
   t.equal(noAuth.statusCode, 401);
 });
+
+t.test('with the fleet switch on, PATCH false stores false and the calendar falls back to full syncs', async (t) => {
+  const h = await startPushHarness(t, { name: 'rollout-on', env: { INCREMENTAL_SYNC_ENABLED: 'true' } });
+  const auth = { authorization: `Bearer ${h.config.adminToken}` };
+  const engine = h.engine!;
+  const gcal = 'rollout-on@group.calendar.google.com';
+  const id = await h.registerCalendar(gcal);
+  await engine.onIdle();
+  const stored = async () => (await h.models.Calendar.findById(id).lean())?.incrementalEnabled;
+  const modeOfNextSync = async (i: number) => {
+    h.emu.insertEvent(gcal, event(i));
+    return (await engine.syncCalendar(id)).passes.map((p) => p.mode);
+  };
+  t.same(await modeOfNextSync(1), ['incremental'], 'fleet on: incremental');
+
+  const off = await h.app.inject({ method: 'PATCH', url: `/admin/calendars/${id}`, headers: auth, payload: { incrementalEnabled: false } });
+  t.equal(off.statusCode, 200);
+  t.equal(off.json().incrementalEnabled, false, 'the reply shows false');
+  t.equal(await stored(), false, 'false is stored, not null');
+  t.same(await modeOfNextSync(2), ['full'], 'rolled back while the fleet is on');
+
+  // Values a coercing validator would have turned into null or false are refused and change nothing.
+  for (const incrementalEnabled of [0, '', 'false', 1, [false]]) {
+    const res = await h.app.inject({ method: 'PATCH', url: `/admin/calendars/${id}`, headers: auth, payload: { incrementalEnabled } });
+    t.equal(res.statusCode, 400, JSON.stringify(incrementalEnabled));
+  }
+  t.equal(await stored(), false, 'still false');
+});

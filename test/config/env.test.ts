@@ -1,4 +1,5 @@
 import t from 'tap';
+import { randomBytes } from 'node:crypto';
 import { loadConfig, ConfigError } from '../../src/config/env.js';
 import { testEnv } from '../helpers/config.js';
 
@@ -77,4 +78,56 @@ t.test('proxy trust is off unless proxy addresses are given, and bad addresses a
   t.same(loadConfig(testEnv({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' })).trustProxy, ['10.0.0.0/8', '127.0.0.1']);
   const err = t.throws(() => loadConfig(testEnv({ TRUST_PROXY: 'true' }))) as ConfigError;
   t.match(err.problems[0], /^TRUST_PROXY must be a comma-separated list/);
+});
+
+t.test('secrets that cannot be secret are refused: blank, repeated, patterned, or not sendable as a Bearer token', async (t) => {
+  const weakTokens = [' '.repeat(32), 'a'.repeat(40), 'ab'.repeat(20), 'token with spaces 0123456789abcdefghij', 'tøken-0123456789abcdefghijklmnopqrstu', 'token"0123456789abcdefghijklmnopqrstu'];
+  for (const ADMIN_TOKEN of weakTokens) {
+    const err = t.throws(() => loadConfig(testEnv({ ADMIN_TOKEN }))) as ConfigError;
+    t.ok(err.problems.some((p) => p.startsWith('ADMIN_TOKEN')), `ADMIN_TOKEN ${JSON.stringify(ADMIN_TOKEN.slice(0, 8))}… is refused`);
+  }
+  for (const ENCRYPTION_KEY of [Buffer.alloc(32).toString('base64'), Buffer.alloc(32, 0xff).toString('base64'), Buffer.from('0123456789'.repeat(4).slice(0, 32)).toString('base64')]) {
+    const err = t.throws(() => loadConfig(testEnv({ ENCRYPTION_KEY }))) as ConfigError;
+    t.ok(err.problems.some((p) => p.startsWith('ENCRYPTION_KEY')), `ENCRYPTION_KEY ${ENCRYPTION_KEY.slice(0, 6)}… is refused`);
+  }
+  // What the docs tell operators to run is accepted.
+  t.ok(loadConfig(testEnv({ ADMIN_TOKEN: randomBytes(32).toString('base64'), ENCRYPTION_KEY: randomBytes(32).toString('base64') })));
+  t.ok(loadConfig(testEnv({ ADMIN_TOKEN: randomBytes(16).toString('hex') })));
+  t.ok(loadConfig(testEnv({ ADMIN_TOKEN: randomBytes(24).toString('base64url') })));
+});
+
+t.test('URLs are judged as parsed: scheme case, port and host spelling cannot slip past the https check', async (t) => {
+  const realGoogle = (overrides: Record<string, string>) => {
+    const env = testEnv({ PUBLIC_BASE_URL: 'https://calsync.example.com', ...overrides });
+    return env;
+  };
+  for (const GOOGLE_API_ROOT_URL of ['HTTPS://WWW.GOOGLEAPIS.COM/', 'https://www.googleapis.com:443', 'https://www.googleapis.com./', 'https://www.googleapis.com/']) {
+    const err = t.throws(() => loadConfig(realGoogle({ GOOGLE_API_ROOT_URL, PUBLIC_BASE_URL: 'HTTP://calsync.example.com' }))) as ConfigError;
+    t.same(err.problems, ['PUBLIC_BASE_URL must be https:// when GOOGLE_API_ROOT_URL is Google (http is allowed only against the emulator)'], GOOGLE_API_ROOT_URL);
+    t.equal(loadConfig(realGoogle({ GOOGLE_API_ROOT_URL })).google.apiRootUrl.toLowerCase(), loadConfig(realGoogle({ GOOGLE_API_ROOT_URL })).google.apiRootUrl);
+  }
+  const plainGoogle = t.throws(() => loadConfig(realGoogle({ GOOGLE_API_ROOT_URL: 'http://www.googleapis.com/' }))) as ConfigError;
+  t.same(plainGoogle.problems, ['GOOGLE_API_ROOT_URL must be https:// for Google']);
+
+  const c = loadConfig(realGoogle({ PUBLIC_BASE_URL: 'HTTPS://Calsync.Example.COM:443/hooks/', GOOGLE_API_ROOT_URL: 'HTTPS://WWW.GOOGLEAPIS.COM:443' }));
+  t.equal(c.publicBaseUrl, 'https://calsync.example.com/hooks', 'the webhook base is normalised');
+  t.equal(c.google.apiRootUrl, 'https://www.googleapis.com/');
+
+  for (const PUBLIC_BASE_URL of ['https://calsync.example.com/?a=1', 'https://calsync.example.com/#frag', 'https://calsync.example.com?', 'https://user:pw@calsync.example.com', 'ftp://calsync.example.com']) {
+    const err = t.throws(() => loadConfig(realGoogle({ PUBLIC_BASE_URL }))) as ConfigError;
+    t.ok(err.problems.some((p) => p.startsWith('PUBLIC_BASE_URL must be an http(s) URL without query or fragment')), PUBLIC_BASE_URL);
+  }
+});
+
+t.test('TRUST_PROXY prefixes must fit the address family, and every bad value is named in one error', async (t) => {
+  t.same(loadConfig(testEnv({ TRUST_PROXY: '10.0.0.0/32,2001:db8::/128,::1' })).trustProxy, ['10.0.0.0/32', '2001:db8::/128', '::1']);
+  for (const TRUST_PROXY of ['10.0.0.0/999', '10.0.0.0/33', '2001:db8::/129', '10.0.0.0/8/8', '10.0.0.0/']) {
+    const err = t.throws(() => loadConfig(testEnv({ TRUST_PROXY }))) as ConfigError;
+    t.match(err.problems[0], /^TRUST_PROXY must be a comma-separated list/, TRUST_PROXY);
+  }
+  const all = t.throws(() =>
+    loadConfig(testEnv({ TRUST_PROXY: '10.0.0.0/999', ADMIN_TOKEN: 'x'.repeat(32), ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'), PUBLIC_BASE_URL: 'http://h/?q' })),
+  ) as ConfigError;
+  t.same(all.problems.map((p) => p.split(' ')[0]), ['ADMIN_TOKEN', 'ENCRYPTION_KEY', 'PUBLIC_BASE_URL', 'TRUST_PROXY']);
+  t.match(all.message, /^invalid configuration:/);
 });

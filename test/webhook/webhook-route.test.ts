@@ -60,26 +60,49 @@ t.test('not_exists also asks for a sync; a sync-state ping is only acknowledged'
   t.equal(c.h.recording.requests.length, 1, 'only the not_exists ping asked for a sync');
 });
 
-t.test('a repeated or older message number causes no further sync', async (t) => {
+t.test('a repeated or older message number is counted once, and still asks for a (coalesced) sync', async (t) => {
   const c = await setup(t, 'wh-stale');
   const first = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, { 'x-goog-message-number': '50' }) });
   const again = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, { 'x-goog-message-number': '50' }) });
   const older = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, { 'x-goog-message-number': '49' }) });
   t.same([first.statusCode, again.statusCode, older.statusCode], [200, 200, 200]);
+  t.same(first.json(), { result: 'sync_requested' });
   t.same(again.json(), { result: 'stale' });
   t.same(older.json(), { result: 'stale' });
-  t.equal(c.h.recording.requests.length, 1);
+  t.equal(c.h.recording.requests.length, 3, 'a message number never suppresses a change ping; the scheduler coalesces');
+  t.equal(c.h.metrics.outcomes.get('stale'), 2, 'replays are counted as such');
   const doc = await channelModel(c.h.conn).findById(c.channel.id).lean();
   t.equal(doc?.lastMessageNumber, 50, 'the highest number is kept');
+  const sync = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, { 'x-goog-message-number': '50', 'x-goog-resource-state': 'sync' }) });
+  t.same(sync.json(), { result: 'stale' });
+  t.equal(c.h.recording.requests.length, 3, 'a sync-state ping asks for nothing');
 });
 
-t.test('twenty concurrent deliveries of one message number lead to exactly one sync request', async (t) => {
+t.test('a message number pinned high by a token holder does not mute the channel', async (t) => {
+  const c = await setup(t, 'wh-pinned');
+  const pinned = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, { 'x-goog-message-number': '999999999999999' }) });
+  t.equal(pinned.statusCode, 200);
+  c.h.recording.requests.length = 0;
+  const pingedAt = (await channelModel(c.h.conn).findById(c.channel.id).lean())?.lastPingAt;
+  c.h.advance(60_000);
+  // Google's own next pings carry ordinary numbers.
+  for (let i = 0; i < 3; i++) {
+    const genuine = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c) });
+    t.equal(genuine.statusCode, 200);
+  }
+  t.same(c.h.recording.requests, Array.from({ length: 3 }, () => ({ calendarId: c.calendarId, reason: 'ping' })), 'every genuine change still asks for a sync');
+  const doc = await channelModel(c.h.conn).findById(c.channel.id).lean();
+  t.ok(doc?.lastPingAt && pingedAt && doc.lastPingAt > pingedAt, 'lastPingAt still moves');
+});
+
+t.test('twenty concurrent deliveries of one message number count it exactly once', async (t) => {
   const c = await setup(t, 'wh-race');
   const headers = pingHeaders(c, { 'x-goog-message-number': '777' });
   const replies = await Promise.all(Array.from({ length: 20 }, () => c.h.app.inject({ method: 'POST', url: URL, headers })));
   t.ok(replies.every((r) => r.statusCode === 200));
-  t.equal(c.h.recording.requests.length, 1);
+  t.equal(c.h.metrics.outcomes.get('sync_requested'), 1);
   t.equal(c.h.metrics.outcomes.get('stale'), 19);
+  t.equal((await channelModel(c.h.conn).findById(c.channel.id).lean())?.lastMessageNumber, 777);
 });
 
 t.test('unverifiable pings get one uniform 403, change nothing, and are counted by reason', async (t) => {
@@ -156,12 +179,15 @@ t.test('a ping with a body is refused, a large one with 413, without being verif
 
 t.test('other methods get 405 with Allow: POST', async (t) => {
   const c = await setup(t, 'wh-method');
-  for (const method of ['GET', 'PUT', 'DELETE', 'PATCH'] as const) {
-    const res = await c.h.app.inject({ method, url: URL, headers: pingHeaders(c) });
+  // Including methods Fastify does not route by default (WebDAV's and others Node's parser knows).
+  const methods = ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'MKCOL', 'SEARCH', 'REPORT', 'LOCK'];
+  for (const method of methods) {
+    const res = await c.h.app.inject({ method: method as 'GET', url: URL, headers: pingHeaders(c) });
     t.equal(res.statusCode, 405, method);
     t.equal(res.headers.allow, 'POST');
+    t.same(res.json(), { error: { code: 'METHOD_NOT_ALLOWED', message: 'use POST' } });
   }
-  t.equal(c.h.metrics.rejections.get('method_not_allowed'), 4);
+  t.equal(c.h.metrics.rejections.get('method_not_allowed'), methods.length);
   t.equal(c.h.recording.requests.length, 0);
 });
 
@@ -199,15 +225,44 @@ t.test('a forged X-Forwarded-For does not dodge the per-source limit unless prox
   t.same(proxied, [200, 200, 200, 200], 'behind a trusted proxy each client address has its own budget');
 });
 
-t.test('the global limit caps all sources together', async (t) => {
-  const c = await setup(t, 'wh-rate-global', { WEBHOOK_RATE_LIMIT_PER_SOURCE: '100', WEBHOOK_RATE_LIMIT_GLOBAL: '3' });
-  const codes = [];
-  for (let i = 0; i < 5; i++) {
-    const res = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c), remoteAddress: `192.0.2.${i + 1}` });
-    codes.push(res.statusCode);
+t.test('the global budget is spent by failed requests only, and a handful of flooding sources cannot starve verified pings', async (t) => {
+  const c = await setup(t, 'wh-rate-global', { WEBHOOK_RATE_LIMIT_PER_SOURCE: '5', WEBHOOK_RATE_LIMIT_GLOBAL: '10' });
+  const google = '192.0.2.1';
+  const ping = (remoteAddress: string, overrides: Record<string, string> = {}) =>
+    c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c, overrides), remoteAddress });
+  t.equal((await ping(google)).statusCode, 200, 'Google delivers a verified ping');
+
+  // Three sources, each within its own per-source limit, flood forged pings: 15 > the budget of 10.
+  const flood: number[] = [];
+  for (let i = 0; i < 5; i++) for (const attacker of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) flood.push((await ping(attacker, { 'x-goog-channel-token': 'forged' })).statusCode);
+  t.same(flood.filter((s) => s === 403).length, 10, 'the first 10 failures are judged (403)');
+  t.same(flood.filter((s) => s === 429).length, 5, 'then the budget for failures is spent (429)');
+
+  for (let i = 0; i < 4; i++) {
+    const res = await ping(google);
+    t.equal(res.statusCode, 200, `verified ping ${i + 1} after the flood still gets through`);
   }
-  t.same(codes, [200, 200, 200, 429, 429]);
-  t.equal(c.h.metrics.rejections.get('rate_limited_global'), 2);
+  t.equal(c.h.recording.requests.length, 5, 'and every one asked for a sync');
+  const stranger = await ping('203.0.113.77', { 'x-goog-channel-token': 'forged' });
+  t.equal(stranger.statusCode, 429, 'an unknown source is turned away before any lookup while the budget is spent');
+  t.equal(stranger.json().error.code, 'RATE_LIMITED_GLOBAL');
+  t.ok(Number(stranger.headers['retry-after']) > 0);
+  t.equal(c.h.metrics.rejections.get('token_mismatch'), 10, 'no forged ping was looked up after the budget was spent');
+});
+
+t.test('IPv6 sources are grouped by /64, and one address written several ways is one source', async (t) => {
+  const c = await setup(t, 'wh-rate-v6', { WEBHOOK_RATE_LIMIT_PER_SOURCE: '3', WEBHOOK_RATE_LIMIT_GLOBAL: '1000' });
+  const from = async (remoteAddress: string) => (await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c), remoteAddress })).statusCode;
+  const rotating = ['2001:db8:1:2::1', '2001:db8:1:2::ffff', '2001:db8:1:2:aaaa:bbbb:cccc:dddd', '2001:db8:1:2::42'];
+  const rotated = [];
+  for (const address of rotating) rotated.push(await from(address));
+  t.same(rotated, [200, 200, 200, 429], 'addresses of one /64 share a budget');
+  t.equal(await from('2001:db8:1:3::1'), 200, 'the next /64 is another source');
+
+  const spellings = ['203.0.113.9', '::ffff:203.0.113.9', '::ffff:cb00:7109', '203.0.113.9'];
+  const codes = [];
+  for (const s of spellings) codes.push(await from(s));
+  t.same(codes, [200, 200, 200, 429], 'an IPv4 address and its IPv6-mapped spellings are one source');
 });
 
 t.test('a sync ping that beats the watch response is accepted and records the resource id', async (t) => {

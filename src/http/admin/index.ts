@@ -1,4 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Connection } from 'mongoose';
+import { ensureDatabaseConnected } from '../database-unavailable.js';
 import type { AccountService } from '../../accounts/account-service.js';
 import type { CalendarRegistry } from '../../calendars/calendar-registry.js';
 import type { CalendarViews } from '../../calendars/calendar-views.js';
@@ -15,11 +17,15 @@ export interface AdminRoutesOptions {
   registry: CalendarRegistry;
   views: CalendarViews;
   alerts?: () => Promise<Alert[]>;
+  /** When given, a request meets a 503 at once while the database is known to be disconnected. */
+  conn?: Connection;
 }
 
 /** The admin API (DESIGN.md §5) under /admin, every route behind the bearer token. */
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, opts) => {
   app.addHook('onRequest', bearerAuth(opts.adminToken));
+  const { conn } = opts;
+  if (conn) app.addHook('preHandler', async () => ensureDatabaseConnected(conn));
   await app.register(accountRoutes, { prefix: '/admin', accounts: opts.accounts, oauthClientConfigured: opts.oauthClientConfigured });
   await app.register(calendarRoutes, { prefix: '/admin', registry: opts.registry, views: opts.views });
   await app.register(statusRoutes, { prefix: '/admin', views: opts.views, ...(opts.alerts ? { alerts: opts.alerts } : {}) });

@@ -9,16 +9,35 @@ export const ErrorReply = Type.Object({
 
 export const IdParams = Type.Object({ id: ObjectIdString });
 
+const KeyField = Type.String({ maxLength: 2048 });
+
+/**
+ * A Google service-account JSON key as Google issues it: one flat object of strings. Fields Google
+ * may add later are allowed, but only as strings and only a few, so no key can be deep or large
+ * (a deeply nested "key" once overflowed the stack while being sealed).
+ */
+export const ServiceAccountKey = Type.Object(
+  {
+    type: Type.Optional(Type.Literal('service_account')),
+    client_email: Type.String({ minLength: 3, maxLength: 320 }),
+    private_key: Type.String({ minLength: 1, maxLength: 16384 }),
+    project_id: Type.Optional(KeyField),
+    private_key_id: Type.Optional(KeyField),
+    client_id: Type.Optional(KeyField),
+    auth_uri: Type.Optional(KeyField),
+    token_uri: Type.Optional(KeyField),
+    auth_provider_x509_cert_url: Type.Optional(KeyField),
+    client_x509_cert_url: Type.Optional(KeyField),
+    universe_domain: Type.Optional(KeyField),
+  },
+  { additionalProperties: KeyField, maxProperties: 24 },
+);
+
 /** `{refreshToken, label?}` or `{serviceAccountKey, subject, label?}`; exclusivity is checked in the route. */
 export const CreateAccountBody = Type.Object(
   {
     refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
-    serviceAccountKey: Type.Optional(
-      Type.Object(
-        { client_email: Type.String({ minLength: 3, maxLength: 320 }), private_key: Type.String({ minLength: 1, maxLength: 16384 }) },
-        { additionalProperties: true },
-      ),
-    ),
+    serviceAccountKey: Type.Optional(ServiceAccountKey),
     subject: Type.Optional(Type.String({ minLength: 3, maxLength: 320 })),
     label: Type.Optional(Type.String({ maxLength: 200 })),
   },
@@ -72,7 +91,7 @@ export const RegisteredCalendar = Type.Object({
 
 export const SyncBody = Type.Object({ mode: Type.Union([Type.Literal('incremental'), Type.Literal('full')]) }, { additionalProperties: false });
 export const CalendarSettingsBody = Type.Object(
-  { incrementalEnabled: Type.Union([Type.Null(), Type.Boolean()], { description: 'true/false override INCREMENTAL_SYNC_ENABLED; null inherits it' }) },
+  { incrementalEnabled: Type.Union([Type.Boolean(), Type.Null()], { description: 'true/false override INCREMENTAL_SYNC_ENABLED; null inherits it' }) },
   { additionalProperties: false },
 );
 export const SyncAccepted = Type.Object({ id: Type.String(), mode: Type.String(), status: Type.Literal('requested') });
