@@ -37,6 +37,8 @@ export const REDACT_PATHS = [
   '*.adminToken',
   'encryptionKey',
   '*.encryptionKey',
+  'encryptionKeys',
+  '*.encryptionKeys',
   'credentials',
   '*.credentials',
 ];

@@ -52,6 +52,9 @@ const httpUrl = (message: string) =>
       }
     }, message);
 
+const isBase64Key = (v: string): boolean => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32;
+const keyBytesHex = (v: string): string => Buffer.from(v, 'base64').toString('hex');
+
 const cronExpr = (fallback: string) =>
   z
     .string()
@@ -71,13 +74,22 @@ const schema = z
     HOST: z.string().trim().min(1).optional().default('0.0.0.0'),
     PUBLIC_BASE_URL: httpUrl('must be an http(s) URL (the base URL Google posts pings to)'),
     ADMIN_TOKEN: z.string({ error: 'is required' }).min(32, 'must be at least 32 characters'),
+    // Required unless ENCRYPTION_KEYS is set (checked across fields below).
     ENCRYPTION_KEY: z
-      .string({ error: 'is required' })
+      .string()
       .trim()
+      .optional()
+      .refine((v) => !v || isBase64Key(v), 'must be 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)'),
+    ENCRYPTION_KEYS: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((k) => k.trim()) : []))
       .refine(
-        (v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32,
-        'must be 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)',
-      ),
+        (keys) => keys.every(isBase64Key),
+        'must be comma-separated keys, each 32 random bytes base64-encoded, current key first',
+      )
+      .refine((keys) => new Set(keys.map(keyBytesHex)).size === keys.length, 'lists the same key twice'),
     GOOGLE_API_ROOT_URL: httpUrl('must be an http(s) URL').optional().default(GOOGLE_API_ROOT),
     GOOGLE_OAUTH_TOKEN_URL: httpUrl('must be an http(s) URL').optional().default(GOOGLE_TOKEN_URL),
     GOOGLE_CLIENT_ID: z.string().trim().optional().default(''),
@@ -126,7 +138,10 @@ export interface Config {
   host: string;
   publicBaseUrl: string;
   adminToken: string;
+  /** The current key (the first of ENCRYPTION_KEYS, or ENCRYPTION_KEY). */
   encryptionKey: Buffer;
+  /** Current key first, then previous keys that still open older ciphertexts. */
+  encryptionKeys: Buffer[];
   google: { apiRootUrl: string; oauthTokenUrl: string; clientId: string; clientSecret: string };
   logLevel: Env['LOG_LEVEL'];
   cronEnabled: boolean;
@@ -183,6 +198,15 @@ function crossFieldProblems(source: NodeJS.ProcessEnv): string[] {
     // The pacing wait holds the lease without renewing it.
     problems.push('SYNC_MIN_INTERVAL_MS must be at most half of SYNC_LEASE_SECONDS');
   }
+  const single = source.ENCRYPTION_KEY?.trim();
+  const ring = source.ENCRYPTION_KEYS?.trim();
+  if (!single && !ring) {
+    problems.push('ENCRYPTION_KEY is required (or ENCRYPTION_KEYS to rotate keys)');
+  } else if (single && ring && isBase64Key(single)) {
+    // Both may be set during a change-over only if they agree, so no key is silently ignored.
+    const listed = ring.split(',').map((k) => (isBase64Key(k.trim()) ? keyBytesHex(k.trim()) : ''));
+    if (!listed.includes(keyBytesHex(single))) problems.push('ENCRYPTION_KEY is not one of ENCRYPTION_KEYS (set only ENCRYPTION_KEYS, current key first)');
+  }
   const base = Number(source.SYNC_BACKOFF_BASE_MS || 500);
   const max = Number(source.SYNC_BACKOFF_MAX_MS || 32_000);
   if (Number.isFinite(base) && Number.isFinite(max) && max < base) {
@@ -200,6 +224,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError([...new Set(problems)].sort());
   const e = parsed.data;
+  const keys = (e.ENCRYPTION_KEYS.length > 0 ? e.ENCRYPTION_KEYS : [e.ENCRYPTION_KEY as string]).map((k) => Buffer.from(k, 'base64'));
   return {
     nodeEnv: e.NODE_ENV,
     mongodbUri: e.MONGODB_URI,
@@ -207,7 +232,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
     adminToken: e.ADMIN_TOKEN,
-    encryptionKey: Buffer.from(e.ENCRYPTION_KEY, 'base64'),
+    encryptionKey: keys[0] as Buffer,
+    encryptionKeys: keys,
     google: {
       apiRootUrl: e.GOOGLE_API_ROOT_URL.endsWith('/') ? e.GOOGLE_API_ROOT_URL : `${e.GOOGLE_API_ROOT_URL}/`,
       oauthTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,
