@@ -43,7 +43,7 @@ export const dashboardRoutes: FastifyPluginAsync<{ adminToken: string; services:
     }
     const now = Date.now();
     const [calendars, fleet, hour] = await Promise.all([
-      services.views.list(),
+      services.views.page({ limit: 100 }).then((p) => p.calendars),
       services.views.fleet() as Promise<{ calendars: { total: number; byState: Record<string, number>; byMode: Record<string, number> }; channels: Record<string, unknown> }>,
       summarizeLastHour(services.SyncRun),
     ]);

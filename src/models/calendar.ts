@@ -62,6 +62,8 @@ const calendarSchema = new Schema(
 
 calendarSchema.index({ accountId: 1, googleCalendarId: 1 }, { unique: true });
 calendarSchema.index({ state: 1, lastSyncedAt: 1 });
+// Admin and dashboard lists: one page of one state, in registration order.
+calendarSchema.index({ state: 1, _id: 1 });
 
 export type CalendarRecord = InferSchemaType<typeof calendarSchema>;
 export type CalendarDoc = HydratedDocument<CalendarRecord>;
