@@ -35,7 +35,7 @@ async function pages(t: Test, app: Awaited<ReturnType<typeof appWithCalendars>>[
   let cursor: string | null = null;
   let requests = 0;
   do {
-    const res = await app.inject({ url: `/admin/calendars?${query}${cursor ? `&cursor=${cursor}` : ''}`, headers: AUTH });
+    const res: { statusCode: number; body: string; json: () => unknown } = await app.inject({ url: `/admin/calendars?${query}${cursor ? `&cursor=${cursor}` : ''}`, headers: AUTH });
     t.equal(res.statusCode, 200, res.body);
     const body = res.json() as { calendars: { id: string; state: string }[]; nextCursor: string | null };
     seen.push(...body.calendars);
