@@ -9,7 +9,7 @@ import { errorHandler } from './http/errors.js';
 import { metricsRoutes } from './http/metrics.js';
 import { webhookRoutes } from './http/webhook.js';
 import { adminRoutes } from './http/admin/index.js';
-import { dashboardRoutes } from './http/dashboard.js';
+import { dashboardRoutes } from './http/dashboard/index.js';
 
 export interface BuildAppOptions {
   config: Config;
