@@ -24,7 +24,7 @@ const seconds = (ms: number | null | undefined) => (ms == null ? '–' : `${(ms 
 
 function layout(title: string, body: string, opts: { refresh?: boolean } = {}): string {
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 !${opts.refresh ? html`<meta http-equiv="refresh" content="60">` : ''}<title>${title}</title>
 <link rel="stylesheet" href="/dashboard/assets/uPlot.min.css"><link rel="stylesheet" href="/dashboard/assets/dashboard.css">
 <script src="/dashboard/assets/uPlot.iife.min.js" defer></script><script src="/dashboard/assets/dashboard.js" defer></script>
