@@ -256,9 +256,11 @@ function dashboardSection(d: DashboardResult): string[] {
     '',
     `- The overview's reads timed alone (median): one page of 100 calendars ${fmtMs(d.parts.calendarPage)}, the fleet summary ${fmtMs(d.parts.fleet)}, ` +
       `the last hour's alert figures ${fmtMs(d.parts.lastHour)}, the 24 h chart buckets ${fmtMs(d.parts.history24h)}. A page of calendars is one indexed ` +
-      'query (by `_id`, or `{state, _id}` when filtered) plus the event counts and channels of those 100 only; the chart data is grouped in MongoDB ' +
-      '(one row per 15-minute bucket and duration band), so neither grows with the fleet. The fleet summary reads every live channel and every push ' +
-      "calendar's id to count expired and missing channels: it is the part that grows with the fleet.",
+      'query (by `_id`, or `{state, _id}` when filtered) plus the event counts and channels of those 100 only: it does not grow with the fleet. ' +
+      'The chart data is grouped in MongoDB (one row per 15-minute bucket and duration band; no run is loaded), but the grouping reads every run of the ' +
+      'last 24 h through the `finishedAt` index, so it grows with the day\'s sync volume: it dominates here. Per-bucket counters written as each run is ' +
+      "recorded would make it constant (not done yet). The fleet summary reads every live channel and every push calendar's id to count expired and " +
+      'missing channels: it grows with the fleet.',
     '- On SecantusDB these are far above what MongoDB gives: its planner answers `find({_id: {$gt: …}}).sort({_id: 1}).limit(101)` with a collection ' +
       'scan and an in-memory sort (`explain()` shows COLLSCAN → SORT, about 0.7 s over 10,000 calendars) where MongoDB walks the `_id` index, and it ' +
       'groups a day of runs in Python. Read the breakdown for where the time goes, not the totals as production figures.',
