@@ -12,6 +12,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's browser script: a plain script with uPlot loaded before it.
+    files: ['src/http/dashboard/public/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', console: 'readonly', uPlot: 'readonly' } },
+  },
+  {
     // process.env is read in one place only: the config module (and scripts that provision things).
     files: ['src/**/*.ts'],
     ignores: ['src/config/**', 'src/emulator/cli.ts'],

@@ -11,18 +11,20 @@ import { startLocalDb } from '../scripts/lib/local-db.js';
 import { renderMarkdown, type BenchResults } from './lib/report.js';
 import { runApiCalls } from './scenarios/api-calls.js';
 import { runBurst } from './scenarios/burst.js';
+import { runDashboard } from './scenarios/dashboard.js';
 import { runLatency } from './scenarios/latency.js';
 import { runMemory } from './scenarios/memory.js';
 
 const HELP = `usage: npm run bench -- [options]
   --quick                 small sizes, < 1 min (smoke check); does not touch docs/ unless --docs
   --scale X               multiply the sizes (events per calendar, memory events, latency changes, burst pings) by X
-  --only LIST             comma-separated subset of: api,latency,memory,burst
+  --only LIST             comma-separated subset of: api,latency,memory,burst,dashboard
   --calendars N --events N --rounds N --changes N      scenario 1 (API calls)
   --latency-changes N --spacing-ms N                    scenario 2 (latency): the stream, run with pacing off and with the default
   --isolated-changes N --isolated-spacing-ms N          scenario 2: isolated changes with the default pacing (not scaled)
   --memory-events N                                     scenario 3 (memory)
   --burst-pings N                                       scenario 4 (burst)
+  --dashboard-calendars N --dashboard-runs N            scenario 5 (dashboard over a large fleet; not scaled)
   --docs / --no-docs      force / skip regenerating docs/benchmarks.md`;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,6 +45,8 @@ const { values: a } = parseArgs({
     'isolated-spacing-ms': { type: 'string' },
     'memory-events': { type: 'string' },
     'burst-pings': { type: 'string' },
+    'dashboard-calendars': { type: 'string' },
+    'dashboard-runs': { type: 'string' },
     docs: { type: 'boolean' },
     'no-docs': { type: 'boolean' },
     help: { type: 'boolean', default: false },
@@ -62,8 +66,8 @@ const num = (name: string, v: string | undefined, fallback: number): number => {
 const scale = num('scale', a.scale, 1);
 const sized = (n: number) => Math.max(1, Math.round(n * scale));
 const d = a.quick
-  ? { calendars: 3, events: 500, rounds: 2, changes: 5, latencyChanges: 30, spacingMs: 100, latencyInitial: 100, isolatedChanges: 5, isolatedSpacingMs: 1_500, memoryEvents: 5_000, burst: 50 }
-  : { calendars: 10, events: 2_000, rounds: 3, changes: 5, latencyChanges: 200, spacingMs: 150, latencyInitial: 500, isolatedChanges: 20, isolatedSpacingMs: 1_500, memoryEvents: 20_000, burst: 200 };
+  ? { calendars: 3, events: 500, rounds: 2, changes: 5, latencyChanges: 30, spacingMs: 100, latencyInitial: 100, isolatedChanges: 5, isolatedSpacingMs: 1_500, memoryEvents: 5_000, burst: 50, dashboardCalendars: 1_000, dashboardRuns: 2_000 }
+  : { calendars: 10, events: 2_000, rounds: 3, changes: 5, latencyChanges: 200, spacingMs: 150, latencyInitial: 500, isolatedChanges: 20, isolatedSpacingMs: 1_500, memoryEvents: 20_000, burst: 200, dashboardCalendars: 10_000, dashboardRuns: 20_000 };
 const int = (name: string, v: string | undefined, fallback: number) => Math.round(num(name, v, fallback));
 const sizes = {
   api: {
@@ -81,8 +85,13 @@ const sizes = {
   },
   memory: { events: int('memory-events', a['memory-events'], sized(d.memoryEvents)) },
   burst: { pings: int('burst-pings', a['burst-pings'], sized(d.burst)), spacingsMs: [0, 5] },
+  dashboard: {
+    calendars: int('dashboard-calendars', a['dashboard-calendars'], d.dashboardCalendars),
+    syncRuns: int('dashboard-runs', a['dashboard-runs'], d.dashboardRuns),
+    repeats: a.quick ? 3 : 5,
+  },
 };
-const ALL = ['api', 'latency', 'memory', 'burst'] as const;
+const ALL = ['api', 'latency', 'memory', 'burst', 'dashboard'] as const;
 const only = new Set(a.only ? a.only.split(',').map((s) => s.trim()) : ALL);
 for (const s of only) if (!(ALL as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario "${s}" (${ALL.join(', ')})`);
 const writeDocs = a['no-docs'] ? false : (a.docs ?? !a.quick);
@@ -138,6 +147,7 @@ try {
     ['latency', async () => void (results.scenarios.latency = await runLatency(db.uri, sizes.latency, log))],
     ['memory', async () => void (results.scenarios.memory = await runMemory(db.uri, sizes.memory, log))],
     ['burst', async () => void (results.scenarios.burst = await runBurst(db.uri, sizes.burst, log))],
+    ['dashboard', async () => void (results.scenarios.dashboard = await runDashboard(db.uri, sizes.dashboard, log))],
   ];
   for (const [name, run] of scenarios) {
     if (!only.has(name)) continue;

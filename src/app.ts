@@ -12,7 +12,7 @@ import { notFoundHandler } from './http/not-found.js';
 import { metricsRoutes } from './http/metrics.js';
 import { webhookRoutes } from './http/webhook.js';
 import { adminRoutes } from './http/admin/index.js';
-import { dashboardRoutes } from './http/dashboard.js';
+import { dashboardRoutes } from './http/dashboard/index.js';
 
 export interface BuildAppOptions {
   config: Config;

@@ -37,6 +37,8 @@ export const REDACT_PATHS = [
   '*.adminToken',
   'encryptionKey',
   '*.encryptionKey',
+  'encryptionKeys',
+  '*.encryptionKeys',
   'credentials',
   '*.credentials',
   // Node's HTTP parser errors carry the raw request bytes, headers (and so tokens) included.

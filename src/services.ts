@@ -4,6 +4,7 @@ import type { Config } from './config/env.js';
 import { registerModels, type Models } from './models/index.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
 import { AccountService, createCalendarClients, googleClientBuilder, type CalendarClientBuilder } from './accounts/index.js';
+import { KeyRing } from './crypto/key-ring.js';
 import { CalendarRegistry } from './calendars/calendar-registry.js';
 import { CalendarViews } from './calendars/calendar-views.js';
 import { ChannelService } from './channels/index.js';
@@ -60,7 +61,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
   const webhookMetrics = prometheusWebhookMetrics(metrics);
   const now = overrides.now ?? Date.now;
 
-  const accounts = new AccountService(conn, config.encryptionKey);
+  const accounts = new AccountService(conn, new KeyRing(config.encryptionKeys));
   const clients = createCalendarClients({ conn, accounts, build: overrides.buildClient ?? googleClientBuilder(config.google) });
 
   const engine = new SyncEngine({

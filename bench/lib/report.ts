@@ -1,6 +1,7 @@
 // Renders a results object (what bench/run.ts writes as JSON) into docs/benchmarks.md.
 import type { ApiCallsResult } from '../scenarios/api-calls.js';
 import type { BurstResult } from '../scenarios/burst.js';
+import type { DashboardResult } from '../scenarios/dashboard.js';
 import type { LatencyResult } from '../scenarios/latency.js';
 import type { MemoryResult } from '../scenarios/memory.js';
 import { fmtInt, fmtMiB, fmtMs, fmtPct, table } from './stats.js';
@@ -17,7 +18,7 @@ export interface BenchResults {
   database: { kind: string; note: string };
   /** The dated JSON file this run wrote (latest.json / latest-quick.json is a copy). */
   resultsFile: string;
-  scenarios: { apiCalls?: ApiCallsResult; latency?: LatencyResult; memory?: MemoryResult; burst?: BurstResult };
+  scenarios: { apiCalls?: ApiCallsResult; latency?: LatencyResult; memory?: MemoryResult; burst?: BurstResult; dashboard?: DashboardResult };
   errors: Record<string, string>;
 }
 
@@ -46,6 +47,7 @@ export function renderMarkdown(r: BenchResults): string {
   if (r.scenarios.latency) out.push(...latencySection(r.scenarios.latency));
   if (r.scenarios.memory) out.push(...memorySection(r.scenarios.memory));
   if (r.scenarios.burst) out.push(...burstSection(r.scenarios.burst));
+  if (r.scenarios.dashboard) out.push(...dashboardSection(r.scenarios.dashboard));
   out.push(...notesSection(r));
   out.push(
     '## Running it',
@@ -53,7 +55,7 @@ export function renderMarkdown(r: BenchResults): string {
     '```sh',
     'npm run bench                 # default sizes (a few minutes); writes bench/results/ and this file',
     'npm run bench -- --quick      # smoke check (< 1 min); writes bench/results/ only (add --docs to update this file)',
-    'npm run bench -- --scale 2    # twice the events everywhere; --only api,latency,memory,burst; --help for every knob',
+    'npm run bench -- --scale 2    # twice the events everywhere; --only api,latency,memory,burst,dashboard; --help for every knob',
     '```',
     '',
     'The database is provisioned like the tests do (`MONGODB_URI` if set, else the local SecantusDB) and stopped at the end.',
@@ -234,6 +236,34 @@ function notesSection(r: BenchResults): string[] {
       "one process, other calendars' syncs can queue behind those waits for up to the interval (from the code; not measured here, every scenario has one busy calendar at a time).",
     '- With maxResults 2500, a calendar under 2,500 events costs one call for a full sync too; the incremental path saves data transferred, ' +
       'database writes and time, and the call count only against 250-per-page polling or calendars above 2,500 events.',
+    '',
+  ];
+}
+
+function dashboardSection(d: DashboardResult): string[] {
+  const o = d.options;
+  return [
+    '## 5. Dashboard over a large fleet',
+    '',
+    `${fmtInt(o.calendars)} calendars (every 10th failed), one active channel each, and ${fmtInt(o.syncRuns)} sync runs spread over the last 24 h ` +
+      `(seeded in ${fmtMs(d.seedMs)}). The app is built as in production and each page is requested through Fastify's \`inject\` (server time: the ` +
+      `MongoDB reads and the HTML, no network, no browser); median and worst of ${o.repeats} requests after one warm-up.`,
+    '',
+    table(
+      ['page', 'median', 'worst', 'table rows', 'HTML'],
+      d.pages.map((p) => [p.page, fmtMs(p.medianMs), fmtMs(p.maxMs), fmtInt(p.rows), `${fmtInt(Math.round(p.htmlBytes / 1024))} KiB`]),
+    ),
+    '',
+    `- The overview's reads timed alone (median): one page of 100 calendars ${fmtMs(d.parts.calendarPage)}, the fleet summary ${fmtMs(d.parts.fleet)}, ` +
+      `the last hour's alert figures ${fmtMs(d.parts.lastHour)}, the 24 h chart buckets ${fmtMs(d.parts.history24h)}. A page of calendars is one indexed ` +
+      'query (by `_id`, or `{state, _id}` when filtered) plus the event counts and channels of those 100 only: it does not grow with the fleet. ' +
+      'The chart data is grouped in MongoDB (one row per 15-minute bucket and duration band; no run is loaded), but the grouping reads every run of the ' +
+      'last 24 h through the `finishedAt` index, so it grows with the day\'s sync volume: it dominates here. Per-bucket counters written as each run is ' +
+      "recorded would make it constant (not done yet). The fleet summary reads every live channel and every push calendar's id to count expired and " +
+      'missing channels: it grows with the fleet.',
+    '- On SecantusDB these are far above what MongoDB gives: its planner answers `find({_id: {$gt: …}}).sort({_id: 1}).limit(101)` with a collection ' +
+      'scan and an in-memory sort (`explain()` shows COLLSCAN → SORT, about 0.7 s over 10,000 calendars) where MongoDB walks the `_id` index, and it ' +
+      'groups a day of runs in Python. Read the breakdown for where the time goes, not the totals as production figures.',
     '',
   ];
 }

@@ -10,6 +10,8 @@ export type AccountKind = (typeof ACCOUNT_KINDS)[number];
  */
 export interface SealedCredentialsRecord {
   v: number;
+  /** The key that sealed it (format 2); absent on format 1, sealed before keys could rotate. */
+  keyId?: string | null;
   iv: Buffer;
   tag: Buffer;
   ciphertext: Buffer;
@@ -26,6 +28,7 @@ export interface AccountRecord {
 const sealedSchema = new Schema<SealedCredentialsRecord>(
   {
     v: { type: Number, required: true },
+    keyId: { type: String, default: undefined },
     iv: { type: Buffer, required: true },
     tag: { type: Buffer, required: true },
     ciphertext: { type: Buffer, required: true },

@@ -1,7 +1,8 @@
 import { Types, type Connection } from 'mongoose';
-import { open, seal, type SealedSecret } from '../crypto/secret-box.js';
-import { accountModel, type AccountModel } from './account-model.js';
-import { parseCredentials, type AccountCredentials } from './credentials.js';
+import { KeyRing } from '../crypto/key-ring.js';
+import type { SealedSecret } from '../crypto/secret-box.js';
+import { accountModel, type AccountModel, type SealedCredentialsRecord } from './account-model.js';
+import { openCredentials, sealCredentials, type AccountCredentials } from './credentials.js';
 
 export class AccountNotFoundError extends Error {
   readonly code = 'ACCOUNT_NOT_FOUND';
@@ -18,8 +19,21 @@ export interface AccountSummary {
   createdAt: Date;
 }
 
-/** The ciphertext is bound to its account: a sealed blob copied to another account does not open. */
-const aadFor = (accountId: string): string => `calsync:account:${accountId}`;
+/** Label of format-1 credentials in key-usage counts: sealed before key ids existed. */
+export const LEGACY_KEY_LABEL = 'legacy';
+
+export interface KeyRotationReport {
+  /** Accounts whose credentials were not sealed with the current key before the pass. */
+  examined: number;
+  resealed: number;
+  /** Changed by someone else between read and write; left as they are (the next run picks them up). */
+  changedMeanwhile: number;
+  /** Could not be opened with any listed key (ids only, never values). */
+  failed: { accountId: string; reason: string }[];
+  currentKeyId: string;
+  /** After the pass: how many accounts each key id seals (LEGACY_KEY_LABEL for format 1). */
+  usage: Record<string, number>;
+}
 
 /**
  * Accounts and their sealed credentials. The only code that sees plaintext credentials; callers get
@@ -27,17 +41,17 @@ const aadFor = (accountId: string): string => `calsync:account:${accountId}`;
  */
 export class AccountService {
   private readonly Account: AccountModel;
+  private readonly keys: KeyRing;
 
-  constructor(
-    conn: Connection,
-    private readonly encryptionKey: Buffer,
-  ) {
+  /** `keys`: the key ring (current key first), or a single key. */
+  constructor(conn: Connection, keys: KeyRing | Buffer) {
     this.Account = accountModel(conn);
+    this.keys = keys instanceof KeyRing ? keys : new KeyRing([keys]);
   }
 
   async create(credentials: AccountCredentials, label: string | null = null): Promise<{ id: string }> {
     const _id = new Types.ObjectId();
-    const sealed = seal(this.encryptionKey, JSON.stringify(credentials), aadFor(_id.toHexString()));
+    const sealed = sealCredentials(this.keys, _id.toHexString(), credentials);
     await this.Account.create({ _id, kind: credentials.kind, label, sealedCredentials: sealed });
     return { id: _id.toHexString() };
   }
@@ -57,11 +71,60 @@ export class AccountService {
     if (!Types.ObjectId.isValid(accountId)) throw new AccountNotFoundError(accountId);
     const doc = await this.Account.findById(accountId).select('+sealedCredentials').lean();
     if (!doc) throw new AccountNotFoundError(accountId);
-    const s = doc.sealedCredentials;
-    // `v` is passed through as stored: open() refuses a format version it does not know.
-    const sealed: SealedSecret = { v: s.v as 1, iv: toBuffer(s.iv), tag: toBuffer(s.tag), ciphertext: toBuffer(s.ciphertext) };
-    return parseCredentials(open(this.encryptionKey, sealed, aadFor(accountId)));
+    return openCredentials(this.keys, accountId, toSealed(doc.sealedCredentials));
   }
+
+  /**
+   * Re-seals, with the current key, every account sealed with another key or in the old format.
+   * Each write is a compare-and-set on the old IV, so a credential replaced meanwhile is never
+   * overwritten with stale plaintext. Safe to run next to servers and to run again.
+   */
+  async rotateKeys(): Promise<KeyRotationReport> {
+    const current = this.keys.current.id;
+    const report: KeyRotationReport = { examined: 0, resealed: 0, changedMeanwhile: 0, failed: [], currentKeyId: current, usage: {} };
+    const stale = this.Account.find({ 'sealedCredentials.keyId': { $ne: current } })
+      .select('+sealedCredentials')
+      .sort({ _id: 1 })
+      .lean()
+      .cursor();
+    for await (const doc of stale) {
+      report.examined++;
+      const id = doc._id.toHexString();
+      const old = doc.sealedCredentials;
+      let resealed: SealedSecret;
+      try {
+        resealed = sealCredentials(this.keys, id, openCredentials(this.keys, id, toSealed(old)));
+      } catch (err) {
+        report.failed.push({ accountId: id, reason: err instanceof Error ? err.message : 'unreadable' });
+        continue;
+      }
+      const res = await this.Account.updateOne(
+        { _id: doc._id, 'sealedCredentials.iv': toBuffer(old.iv) },
+        { $set: { sealedCredentials: resealed } },
+      );
+      if (res.modifiedCount === 1) report.resealed++;
+      else report.changedMeanwhile++;
+    }
+    report.usage = await this.keyUsage();
+    return report;
+  }
+
+  /** How many accounts each key id seals; format-1 credentials count under LEGACY_KEY_LABEL. */
+  async keyUsage(): Promise<Record<string, number>> {
+    const rows = await this.Account.aggregate<{ _id: string | null; n: number }>([
+      { $group: { _id: { $ifNull: ['$sealedCredentials.keyId', null] }, n: { $sum: 1 } } },
+    ]);
+    const usage: Record<string, number> = {};
+    for (const r of rows) usage[r._id ?? LEGACY_KEY_LABEL] = (usage[r._id ?? LEGACY_KEY_LABEL] ?? 0) + r.n;
+    return usage;
+  }
+}
+
+function toSealed(s: SealedCredentialsRecord): SealedSecret {
+  const parts = { iv: toBuffer(s.iv), tag: toBuffer(s.tag), ciphertext: toBuffer(s.ciphertext) };
+  // `v` is passed through as stored: open() refuses a format version it does not know.
+  if (s.v === 2) return { v: 2, keyId: String(s.keyId ?? ''), ...parts };
+  return { v: s.v as 1, ...parts };
 }
 
 /** Lean reads return BSON Binary for Buffer paths on some drivers; normalise to Buffer. */

@@ -1,3 +1,6 @@
+import type { KeyRing } from '../crypto/key-ring.js';
+import { open, seal, type SealedSecret } from '../crypto/secret-box.js';
+
 /** What an account authenticates with. Plaintext exists only in memory, never in the database or logs. */
 
 export interface OAuthCredentials {
@@ -41,4 +44,20 @@ export function parseCredentials(json: string): AccountCredentials {
     return { kind: 'service_account', subject: v.subject, serviceAccountKey: v.serviceAccountKey as Record<string, unknown> };
   }
   throw new CredentialsFormatError('sealed credentials have an unknown shape');
+}
+
+/**
+ * The AES-GCM additional data: the ciphertext is bound to its account, so a sealed blob copied onto
+ * another account's document does not open there.
+ */
+const aadFor = (accountId: string): string => `calsync:account:${accountId}`;
+
+/** Seals credentials for one account with the current key. */
+export function sealCredentials(keys: KeyRing, accountId: string, credentials: AccountCredentials): SealedSecret {
+  return seal(keys.current, JSON.stringify(credentials), aadFor(accountId));
+}
+
+/** Opens an account's sealed credentials with whichever listed key sealed them. Throws SecretBoxError. */
+export function openCredentials(keys: KeyRing, accountId: string, sealed: SealedSecret): AccountCredentials {
+  return parseCredentials(open(keys, sealed, aadFor(accountId)));
 }

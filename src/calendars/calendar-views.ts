@@ -39,6 +39,18 @@ export interface EventsPage {
   nextCursor: string | null;
 }
 
+export interface CalendarsPage {
+  calendars: CalendarState[];
+  nextCursor: string | null;
+}
+
+export interface CalendarsQuery {
+  limit: number;
+  cursor?: string | undefined;
+  /** Only calendars in this sync state. */
+  state?: string | undefined;
+}
+
 export interface FleetStatus {
   calendars: { total: number; byState: Record<string, number>; byMode: Record<string, number> };
   channels: {
@@ -87,8 +99,19 @@ export class CalendarViews {
     this.Channel = channelModel(conn);
   }
 
-  async list(): Promise<CalendarState[]> {
-    return this.states({});
+  /**
+   * One page of calendars in registration (_id) order, optionally in one sync state. Served by the
+   * _id index, or by { state, _id } when filtered, so a page costs the same with 10 or 100,000
+   * calendars; the fleet is never read whole.
+   */
+  async page(query: CalendarsQuery): Promise<CalendarsPage> {
+    const filter: Record<string, unknown> = {};
+    if (query.state) filter.state = query.state;
+    if (query.cursor) filter._id = { $gt: decodeCursor(query.cursor) };
+    const states = await this.states(filter, query.limit + 1);
+    const page = states.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return { calendars: page, nextCursor: states.length > query.limit && last ? encodeCursor(new Types.ObjectId(last.id)) : null };
   }
 
   async get(calendarId: string): Promise<CalendarState | null> {
@@ -167,8 +190,10 @@ export class CalendarViews {
     };
   }
 
-  private async states(filter: Record<string, unknown>): Promise<CalendarState[]> {
-    const calendars = await this.Calendar.find(filter).select('+syncToken').sort({ _id: 1 }).lean();
+  private async states(filter: Record<string, unknown>, limit?: number): Promise<CalendarState[]> {
+    const query = this.Calendar.find(filter).select('+syncToken').sort({ _id: 1 });
+    if (limit !== undefined) query.limit(limit);
+    const calendars = await query.lean();
     if (calendars.length === 0) return [];
     const ids = calendars.map((c) => c._id);
     const counts = await this.Event.aggregate<{ _id: Types.ObjectId; n: number }>([

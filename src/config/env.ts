@@ -58,6 +58,8 @@ const baseUrl = (message: string) =>
     .string({ error: 'is required' })
     .trim()
     .refine((v) => parseBaseUrl(v).ok, message);
+const isBase64Key = (v: string): boolean => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32;
+const keyBytesHex = (v: string): string => Buffer.from(v, 'base64').toString('hex');
 
 const cronExpr = (fallback: string) =>
   z
@@ -84,15 +86,27 @@ const schema = z
       .refine(isBearerToken, { error: 'must use only the characters a Bearer header carries (A-Z a-z 0-9 - . _ ~ + / and trailing =)', abort: true })
       // A random token of 32+ characters has far more; fewer means a placeholder, not a secret.
       .refine((v) => hasVariety(v, 8), 'must be random (at least 8 different characters), e.g. `openssl rand -base64 32`'),
+    // Required unless ENCRYPTION_KEYS is set (checked across fields below).
     ENCRYPTION_KEY: z
-      .string({ error: 'is required' })
+      .string()
       .trim()
-      .refine((v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, {
+      .optional()
+      .refine((v) => !v || isBase64Key(v), {
         error: 'must be 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)',
         abort: true,
       })
       // 32 random bytes hold ~30 different values; an all-zero or patterned key is not a key.
-      .refine((v) => hasVariety(Buffer.from(v, 'base64'), 16), 'must be random bytes, not a pattern (e.g. `openssl rand -base64 32`)'),
+      .refine((v) => !v || hasVariety(Buffer.from(v, 'base64'), 16), 'must be random bytes, not a pattern (e.g. `openssl rand -base64 32`)'),
+    ENCRYPTION_KEYS: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((k) => k.trim()) : []))
+      .refine(
+        (keys) => keys.every(isBase64Key),
+        'must be comma-separated keys, each 32 random bytes base64-encoded, current key first',
+      )
+      .refine((keys) => new Set(keys.map(keyBytesHex)).size === keys.length, 'lists the same key twice'),
     GOOGLE_API_ROOT_URL: baseUrl('must be an http(s) URL without query or fragment').optional().default(GOOGLE_API_ROOT),
     GOOGLE_OAUTH_TOKEN_URL: httpUrl('must be an http(s) URL').optional().default(GOOGLE_TOKEN_URL),
     GOOGLE_CLIENT_ID: z.string().trim().optional().default(''),
@@ -146,7 +160,10 @@ export interface Config {
   host: string;
   publicBaseUrl: string;
   adminToken: string;
+  /** The current key (the first of ENCRYPTION_KEYS, or ENCRYPTION_KEY). */
   encryptionKey: Buffer;
+  /** Current key first, then previous keys that still open older ciphertexts. */
+  encryptionKeys: Buffer[];
   google: { apiRootUrl: string; oauthTokenUrl: string; clientId: string; clientSecret: string };
   logLevel: Env['LOG_LEVEL'];
   cronEnabled: boolean;
@@ -207,6 +224,15 @@ function crossFieldProblems(source: NodeJS.ProcessEnv): string[] {
     // Otherwise every renewal pass would find every fresh channel due and replace it again.
     problems.push('CHANNEL_RENEW_LEAD_SECONDS must be less than CHANNEL_TTL_SECONDS');
   }
+  const single = source.ENCRYPTION_KEY?.trim();
+  const ring = source.ENCRYPTION_KEYS?.trim();
+  if (!single && !ring) {
+    problems.push('ENCRYPTION_KEY is required (or ENCRYPTION_KEYS to rotate keys)');
+  } else if (single && ring && isBase64Key(single)) {
+    // Both may be set during a change-over only if they agree, so no key is silently ignored.
+    const listed = ring.split(',').map((k) => (isBase64Key(k.trim()) ? keyBytesHex(k.trim()) : ''));
+    if (!listed.includes(keyBytesHex(single))) problems.push('ENCRYPTION_KEY is not one of ENCRYPTION_KEYS (set only ENCRYPTION_KEYS, current key first)');
+  }
   const base = Number(source.SYNC_BACKOFF_BASE_MS || 500);
   const max = Number(source.SYNC_BACKOFF_MAX_MS || 32_000);
   if (Number.isFinite(base) && Number.isFinite(max) && max < base) {
@@ -231,6 +257,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError([...new Set(problems)].sort());
   const e = parsed.data;
+  const keys = (e.ENCRYPTION_KEYS.length > 0 ? e.ENCRYPTION_KEYS : [e.ENCRYPTION_KEY as string]).map((k) => Buffer.from(k, 'base64'));
   return {
     nodeEnv: e.NODE_ENV,
     mongodbUri: e.MONGODB_URI,
@@ -238,7 +265,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     publicBaseUrl: normalisedBaseUrl(e.PUBLIC_BASE_URL),
     adminToken: e.ADMIN_TOKEN,
-    encryptionKey: Buffer.from(e.ENCRYPTION_KEY, 'base64'),
+    encryptionKey: keys[0] as Buffer,
+    encryptionKeys: keys,
     google: {
       apiRootUrl: `${normalisedBaseUrl(e.GOOGLE_API_ROOT_URL)}/`,
       oauthTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,

@@ -72,6 +72,8 @@ calendarSchema.index({ state: 1, lastSyncedAt: 1 });
 // The claim: due calendars by priority, then by how long they have waited.
 calendarSchema.index({ priority: 1, dueAt: 1 });
 calendarSchema.index({ state: 1, syncNotBefore: 1 });
+// Admin and dashboard lists: one page of one state, in registration order.
+calendarSchema.index({ state: 1, _id: 1 });
 
 export type CalendarRecord = InferSchemaType<typeof calendarSchema>;
 export type CalendarDoc = HydratedDocument<CalendarRecord>;

@@ -28,7 +28,8 @@ export function createSyncObserver(deps: SyncObserverDeps): (outcome: SyncOutcom
     metrics.syncs.inc({ mode: o.mode, outcome });
     metrics.syncDuration.observe({ mode: o.mode }, o.durationMs / 1000);
     metrics.apiCalls.inc({ method: 'events.list' }, o.apiCalls);
-    metrics.fullPollingEquivalentCalls.inc(Math.max(1, Math.ceil((o.eventCount ?? 0) / FULL_POLL_PAGE)));
+    const fullPollCalls = Math.max(1, Math.ceil((o.eventCount ?? 0) / FULL_POLL_PAGE));
+    metrics.fullPollingEquivalentCalls.inc(fullPollCalls);
     metrics.eventsChanged.inc(o.eventsChanged);
     if (fallbackReason) metrics.fallbacks.inc({ reason: fallbackReason });
     if (o.tokenExpired) metrics.tokenExpirations.inc();
@@ -43,6 +44,7 @@ export function createSyncObserver(deps: SyncObserverDeps): (outcome: SyncOutcom
       tokenExpired: o.tokenExpired,
       durationMs: o.durationMs,
       apiCalls: o.apiCalls,
+      fullPollCalls,
       eventsChanged: o.eventsChanged,
       errorCode: o.errorCode,
       priority: o.priority,

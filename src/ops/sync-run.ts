@@ -15,6 +15,8 @@ const syncRunSchema = new Schema(
     tokenExpired: { type: Boolean, default: false },
     durationMs: { type: Number, required: true },
     apiCalls: { type: Number, default: 0 },
+    /** What a full re-list would have cost for this pass (pages of 250): the dashboard's baseline. */
+    fullPollCalls: { type: Number, default: 0 },
     eventsChanged: { type: Number, default: 0 },
     errorCode: { type: String, default: null },
     /** The most urgent request class the pass covered (src/sync/priority.ts: 0 is a ping). */
@@ -27,6 +29,8 @@ const syncRunSchema = new Schema(
 );
 
 syncRunSchema.index({ finishedAt: 1 }, { expireAfterSeconds: 7 * 24 * 3600 });
+// The dashboard's per-calendar page: the latest runs of one calendar.
+syncRunSchema.index({ calendarId: 1, finishedAt: -1 });
 
 export type SyncRunRecord = InferSchemaType<typeof syncRunSchema>;
 export type SyncRunModel = Model<SyncRunRecord>;

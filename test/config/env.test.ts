@@ -131,3 +131,32 @@ t.test('TRUST_PROXY prefixes must fit the address family, and every bad value is
   t.same(all.problems.map((p) => p.split(' ')[0]), ['ADMIN_TOKEN', 'ENCRYPTION_KEY', 'PUBLIC_BASE_URL', 'TRUST_PROXY']);
   t.match(all.message, /^invalid configuration:/);
 });
+
+t.test('ENCRYPTION_KEYS lists the current key first, then previous ones; ENCRYPTION_KEY alone is one key', async (t) => {
+  const [a, b] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+  const env = testEnv({ ENCRYPTION_KEYS: ` ${a.toString('base64')} , ${b.toString('base64')}` });
+  delete (env as Record<string, string | undefined>).ENCRYPTION_KEY;
+  const c = loadConfig(env);
+  t.same(c.encryptionKeys, [a, b]);
+  t.same(c.encryptionKey, a, 'the current key is the first');
+  const single = loadConfig(testEnv({ ENCRYPTION_KEY: b.toString('base64') }));
+  t.same(single.encryptionKeys, [b]);
+  t.same(loadConfig(testEnv({ ENCRYPTION_KEY: b.toString('base64'), ENCRYPTION_KEYS: `${a.toString('base64')},${b.toString('base64')}` })).encryptionKeys, [a, b], 'both may be set when they agree');
+});
+
+t.test('bad ENCRYPTION_KEYS are refused without echoing a key', async (t) => {
+  const a = Buffer.alloc(32, 7).toString('base64');
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ ENCRYPTION_KEYS: `${a},hunter2hunter2` }, /^ENCRYPTION_KEYS must be comma-separated keys/],
+    [{ ENCRYPTION_KEYS: `${a},${a}` }, /^ENCRYPTION_KEYS lists the same key twice/],
+    [{ ENCRYPTION_KEYS: a, ENCRYPTION_KEY: Buffer.alloc(32, 8).toString('base64') }, /^ENCRYPTION_KEY is not one of ENCRYPTION_KEYS/],
+  ];
+  for (const [overrides, problem] of cases) {
+    const env = testEnv(overrides);
+    if (!overrides.ENCRYPTION_KEY) delete (env as Record<string, string | undefined>).ENCRYPTION_KEY;
+    const err = t.throws(() => loadConfig(env)) as ConfigError;
+    t.ok(err.problems.some((p) => problem.test(p)), String(problem));
+    t.notMatch(err.message, a);
+    t.notMatch(err.message, /hunter2/);
+  }
+});

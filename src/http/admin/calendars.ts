@@ -4,6 +4,8 @@ import type { CalendarState as State, CalendarViews } from '../../calendars/cale
 import { toHttpError, HttpError } from './errors.js';
 import {
   CalendarSettingsBody,
+  CalendarsPage,
+  CalendarsQuery,
   CalendarState,
   CreateCalendarBody,
   Deleted,
@@ -58,9 +60,10 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRoutesOptions> = 
     return reply.code(201).send({ ...cal, channel, sync: 'requested' as const });
   });
 
-  app.get('/calendars', { schema: { response: { 200: { type: 'object', properties: { calendars: { type: 'array', items: CalendarState } } }, 401: ErrorReply } } }, async () => ({
-    calendars: (await views.list()).map(stateJson),
-  }));
+  app.get('/calendars', { schema: { querystring: CalendarsQuery, response: { 200: CalendarsPage, 400: ErrorReply, 401: ErrorReply } } }, async (req) => {
+    const page = await mapped(() => views.page(req.query));
+    return { calendars: page.calendars.map(stateJson), nextCursor: page.nextCursor };
+  });
 
   app.get('/calendars/:id', { schema: { params: IdParams, response: { 200: CalendarState, ...errors } } }, async (req) => {
     const state = await views.get(req.params.id);

@@ -6,7 +6,7 @@ import type { CalendarRegistry } from '../../calendars/calendar-registry.js';
 import type { CalendarViews } from '../../calendars/calendar-views.js';
 import type { Alert } from '../../ops/alerts.js';
 import { accountRoutes } from './accounts.js';
-import { bearerAuth } from './auth.js';
+import { registerBearerVerifier, requireAdmin } from './auth.js';
 import { calendarRoutes } from './calendars.js';
 import { statusRoutes } from './status.js';
 
@@ -21,12 +21,21 @@ export interface AdminRoutesOptions {
   conn?: Connection;
 }
 
-/** The admin API (DESIGN.md §5) under /admin, every route behind the bearer token. */
+/** The admin API (DESIGN.md §5) under /admin, every route (and every unknown path) behind the bearer token. */
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, opts) => {
-  app.addHook('onRequest', bearerAuth(opts.adminToken));
-  const { conn } = opts;
-  if (conn) app.addHook('preHandler', async () => ensureDatabaseConnected(conn));
-  await app.register(accountRoutes, { prefix: '/admin', accounts: opts.accounts, oauthClientConfigured: opts.oauthClientConfigured });
-  await app.register(calendarRoutes, { prefix: '/admin', registry: opts.registry, views: opts.views });
-  await app.register(statusRoutes, { prefix: '/admin', views: opts.views, ...(opts.alerts ? { alerts: opts.alerts } : {}) });
+  await app.register(
+    async (admin) => {
+      await registerBearerVerifier(admin, opts.adminToken);
+      admin.addHook('onRequest', requireAdmin(() => admin.verifyBearerAuth!, 'Bearer', 'a valid admin bearer token is required'));
+      // After auth: a caller without the token learns nothing, not even that the database is down.
+      if (opts.conn) admin.addHook('preHandler', async () => ensureDatabaseConnected(opts.conn!));
+      admin.setNotFoundHandler((_req, reply) =>
+        reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'no such admin route' } }),
+      );
+      await admin.register(accountRoutes, { accounts: opts.accounts, oauthClientConfigured: opts.oauthClientConfigured });
+      await admin.register(calendarRoutes, { registry: opts.registry, views: opts.views });
+      await admin.register(statusRoutes, { views: opts.views, ...(opts.alerts ? { alerts: opts.alerts } : {}) });
+    },
+    { prefix: '/admin' },
+  );
 };

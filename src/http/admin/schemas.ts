@@ -1,4 +1,5 @@
 import { Type } from '@fastify/type-provider-typebox';
+import { SYNC_STATES } from '../../models/calendar.js';
 
 const Timestamp = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 export const ObjectIdString = Type.String({ pattern: '^[0-9a-fA-F]{24}$', description: 'a calsync id' });
@@ -99,6 +100,21 @@ export const SyncAccepted = Type.Object({ id: Type.String(), mode: Type.String()
 export const EventsQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+});
+
+/** GET /admin/calendars: one page at a time, never the whole fleet. */
+export const CalendarsQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    state: Type.Optional(Type.Union(SYNC_STATES.map((s) => Type.Literal(s)))),
+  },
+  { additionalProperties: false },
+);
+
+export const CalendarsPage = Type.Object({
+  calendars: Type.Array(CalendarState),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
 });
 
 export const EventsPage = Type.Object({

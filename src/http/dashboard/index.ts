@@ -1,0 +1,92 @@
+import fastifyHelmet from '@fastify/helmet';
+import { ensureDatabaseConnected } from '../database-unavailable.js';
+import { Type, type FastifyPluginAsyncTypebox, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { SYNC_STATES } from '../../models/calendar.js';
+import { evaluateAlerts, summarizeLastHour } from '../../ops/alerts.js';
+import { recentRuns } from '../../ops/recent-runs.js';
+import { syncHistory } from '../../ops/sync-history.js';
+import type { Services } from '../../services.js';
+import { HttpError, toHttpError } from '../admin/errors.js';
+import { loadAssets } from './assets.js';
+import { protectDashboard } from './auth.js';
+import { calendarPage, overviewPage } from './pages.js';
+
+/** Calendars per dashboard page: one indexed query each, whatever the fleet size. */
+export const DASHBOARD_PAGE_SIZE = 100;
+
+const ListQuery = Type.Object(
+  {
+    state: Type.Optional(Type.Union(SYNC_STATES.map((s) => Type.Literal(s)))),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The ops pages under /dashboard: the last 24 h as charts, the fleet, one page of calendars at a
+ * time (filterable by state), and a page per calendar. Everything (pages and assets) needs the
+ * admin token; helmet sets a CSP without inline script or style, frame-ancestors 'none' and
+ * nosniff, and nothing here may be cached.
+ */
+export const dashboardRoutes: FastifyPluginAsyncTypebox<{ adminToken: string; services: Services }> = async (app, { adminToken, services }) => {
+  const assets = loadAssets();
+  await app.register(
+    async (instance) => {
+      const dash = instance.withTypeProvider<TypeBoxTypeProvider>();
+      await dash.register(fastifyHelmet, {
+        contentSecurityPolicy: {
+          useDefaults: false,
+          directives: {
+            defaultSrc: ["'none'"],
+            scriptSrc: ["'self'"],
+            styleSrc: ["'self'"],
+            imgSrc: ["'self'", 'data:'],
+            connectSrc: ["'self'"],
+            baseUri: ["'none'"],
+            formAction: ["'self'"],
+            frameAncestors: ["'none'"],
+          },
+        },
+      });
+      dash.addHook('onSend', async (_req, reply) => {
+        reply.header('cache-control', 'no-store');
+      });
+      await protectDashboard(dash, adminToken);
+      // After auth: 503 at once while the database is known to be disconnected.
+      dash.addHook('preHandler', async () => ensureDatabaseConnected(services.models.Calendar.db));
+      dash.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'no such dashboard page' } }));
+
+      dash.get('/', { schema: { querystring: ListQuery } }, async (req, reply) => {
+        const now = Date.now();
+        const { state, cursor } = req.query;
+        const [page, fleet, hour, history] = await Promise.all([
+          services.views.page({ limit: DASHBOARD_PAGE_SIZE, state, cursor }).catch((err: unknown) => {
+            throw toHttpError(err);
+          }),
+          services.views.fleet(),
+          summarizeLastHour(services.SyncRun, new Date(now)),
+          syncHistory(services.SyncRun, { now }),
+        ]);
+        const html = overviewPage({ now, alerts: evaluateAlerts(hour), hour, fleet, history, page, state, cursor });
+        return reply.type('text/html; charset=utf-8').send(html);
+      });
+
+      dash.get('/calendars/:id', { schema: { params: Type.Object({ id: Type.String({ pattern: '^[0-9a-fA-F]{24}$' }) }) } }, async (req, reply) => {
+        const calendar = await services.views.get(req.params.id);
+        if (!calendar) throw new HttpError(404, 'CALENDAR_NOT_FOUND', 'calendar not found');
+        const [runs, failures] = await Promise.all([
+          recentRuns(services.SyncRun, calendar.id, { limit: 50 }),
+          recentRuns(services.SyncRun, calendar.id, { limit: 20, failedOnly: true }),
+        ]);
+        return reply.type('text/html; charset=utf-8').send(calendarPage({ now: Date.now(), calendar, runs, failures }));
+      });
+
+      dash.get('/assets/:name', { schema: { params: Type.Object({ name: Type.String({ maxLength: 100 }) }) } }, async (req, reply) => {
+        const asset = assets.get(req.params.name);
+        if (!asset) throw new HttpError(404, 'NOT_FOUND', 'no such asset');
+        return reply.type(asset.contentType).send(asset.body);
+      });
+    },
+    { prefix: '/dashboard' },
+  );
+};
