@@ -25,7 +25,7 @@ export function requireTool(t: Test, tool: keyof typeof TOOLS): string | null {
   if (found) return found;
   const reason = `${tool} is not installed: run ${INSTALL_HINT}`;
   if (process.env.CI) t.fail(reason);
-  else t.skip(reason);
+  else t.plan(0, reason); // a test with no assertions planned is reported as skipped, with the reason
   return null;
 }
 
