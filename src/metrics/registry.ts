@@ -21,8 +21,9 @@ export function createMetrics() {
     registry,
     pingToMirror,
     /**
-     * Records one ping's freshness. The sync engine calls it when a pass ends, once per verified
-     * ping the pass covers, with (pass end − ping acceptance) in seconds.
+     * Records one ping's freshness: (end of the sync pass − acceptance of the verified ping it
+     * covers), in seconds. For the sync engine to call once per covered ping when a pass ends; not
+     * wired yet (the engine's durable scheduling rework records when pings were accepted).
      */
     observeFreshness(seconds: number): void {
       if (Number.isFinite(seconds) && seconds >= 0) pingToMirror.observe(seconds);

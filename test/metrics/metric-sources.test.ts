@@ -14,7 +14,7 @@ const HOUR = 3_600_000;
  * removes the name here, and the life cycle above must then make it record.
  */
 const NOT_YET_RECORDED = new Set([
-  'calsync_ping_to_mirror_seconds', // the sync engine calls metrics.observeFreshness at the end of a pass
+  'calsync_ping_to_mirror_seconds', // for the sync engine to record through metrics.observeFreshness
   'calsync_subscriptions_failing', // change-feed deliveries
   'calsync_quota_budget_used_ratio', // the shared quota budget
   'calsync_quota_throttled_total', // the shared quota budget
