@@ -12,7 +12,7 @@ export function createMetrics() {
 
   const pingToMirror = new Histogram({
     name: 'calsync_ping_to_mirror_seconds',
-    help: 'Freshness: time from accepting a verified change ping to the end of the sync pass that covers it.',
+    help: 'Freshness: from accepting a verified change ping to the end of the sync pass that covers it (one observation per pass, for its earliest ping).',
     buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
     registers: [registry],
   });
@@ -20,11 +20,7 @@ export function createMetrics() {
   return {
     registry,
     pingToMirror,
-    /**
-     * Records one ping's freshness: (end of the sync pass − acceptance of the verified ping it
-     * covers), in seconds. For the sync engine to call once per covered ping when a pass ends; not
-     * wired yet (the engine's durable scheduling rework records when pings were accepted).
-     */
+    /** Records one freshness sample in seconds (the sync observer, src/ops/sync-observer.ts). */
     observeFreshness(seconds: number): void {
       if (Number.isFinite(seconds) && seconds >= 0) pingToMirror.observe(seconds);
     },

@@ -5,16 +5,21 @@ import t, { type Test } from 'tap';
 import { eventBody } from '../helpers/sync-harness.js';
 import { startPushHarness, type PushHarness } from '../helpers/push-harness.js';
 import { metricTypes, parseSamples, total, type Sample } from '../helpers/prom-text.js';
+import { createMetrics } from '../../src/metrics/registry.js';
+import { createSyncObserver } from '../../src/ops/sync-observer.js';
+import type { SyncRunModel } from '../../src/ops/sync-run.js';
+import type { SyncOutcome } from '../../src/sync/outcome.js';
+import { PRIORITY } from '../../src/sync/priority.js';
+import { pino } from 'pino';
 
 const HOUR = 3_600_000;
 
 /**
  * Registered in src/metrics/registry.ts so alert rules and the Grafana dashboard can name them, but
  * not recorded by any source yet; each has its own test further down. Whoever wires a source
- * removes the name here, and the life cycle above must then make it record.
+ * removes the name here, and the life cycle below must then make it record.
  */
 const NOT_YET_RECORDED = new Set([
-  'calsync_ping_to_mirror_seconds', // for the sync engine to record through metrics.observeFreshness
   'calsync_subscriptions_failing', // change-feed deliveries
   'calsync_quota_budget_used_ratio', // the shared quota budget
   'calsync_quota_throttled_total', // the shared quota budget
@@ -155,4 +160,37 @@ t.test('metrics named for other modules are registered under their contract name
   t.equal(total(samples, 'calsync_subscriptions_failing', 'gauge'), 2);
   t.equal(total(samples, 'calsync_quota_budget_used_ratio', 'gauge', { scope: 'project' }), 0.75);
   t.equal(total(samples, 'calsync_quota_throttled_total', 'counter', { scope: 'account', priority: 'background' }), 1);
+});
+
+t.test('freshness: a pass that covered a ping records ping → mirror; other passes and failures do not', async (t) => {
+  const metrics = createMetrics();
+  // An id that is not an ObjectId: the observer records metrics and skips the sync_runs row.
+  const observe = createSyncObserver({ metrics, SyncRun: {} as SyncRunModel, log: pino({ level: 'silent' }) });
+  const finishedAt = new Date('2026-01-01T12:00:10Z');
+  const pass = (over: Partial<SyncOutcome>): SyncOutcome => ({
+    calendarId: 'not-an-object-id',
+    mode: 'incremental',
+    reason: 'ping',
+    status: 'ok',
+    errorCode: null,
+    fallback: false,
+    tokenExpired: false,
+    apiCalls: 1,
+    retries: 0,
+    eventsChanged: 1,
+    durationMs: 300,
+    eventCount: 10,
+    priority: PRIORITY.ping,
+    dueAt: new Date(finishedAt.getTime() - 2_500),
+    finishedAt,
+    ...over,
+  });
+  observe(pass({}));
+  observe(pass({ status: 'failed', errorCode: 'transient' })); // the change is not in the mirror yet
+  observe(pass({ priority: PRIORITY.safetyNet, reason: 'stale', dueAt: new Date(0) })); // no ping waited
+  observe(pass({ priority: PRIORITY.recovery, reason: 'registered' }));
+  const { values } = await metrics.pingToMirror.get();
+  const value = (series: string) => values.find((v) => v.metricName === series)?.value;
+  t.equal(value('calsync_ping_to_mirror_seconds_count'), 1, 'only the successful ping pass');
+  t.equal(value('calsync_ping_to_mirror_seconds_sum'), 2.5, 'from the ping being recorded to the end of the pass');
 });
