@@ -107,6 +107,12 @@ export function createMetrics() {
       labelNames: ['status'] as const,
       registers: [registry],
     }),
+    leasesHeld: new Gauge({
+      name: 'calsync_leases_held',
+      help: 'Leases held and not yet expired, fleet-wide, by kind (sync: a calendar being synced) (refreshed on scrape).',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     // Registered here so dashboards and alert rules can rely on the names; the change-feed
     // deliveries and the shared quota budget record into them.
     subscriptionsFailing: new Gauge({

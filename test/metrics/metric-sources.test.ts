@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap';
 import { eventBody } from '../helpers/sync-harness.js';
 import { startPushHarness, type PushHarness } from '../helpers/push-harness.js';
+import { deferred, type Deferred } from '../helpers/sync-gate.js';
 import { metricTypes, parseSamples, total, type Sample } from '../helpers/prom-text.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { createSyncObserver } from '../../src/ops/sync-observer.js';
@@ -39,9 +40,19 @@ async function scrape(h: PushHarness): Promise<{ text: string; samples: Sample[]
   return { text: res.body, samples: parseSamples(res.body), types: metricTypes(res.body) };
 }
 
-/** Registration, pings, a dead token, a Google outage, a forged ping and a renewal: every source fires. */
-async function lifeCycle(t: Test): Promise<{ h: PushHarness; gcalId: string }> {
-  const h = await startPushHarness(t, { name: 'metric-sources', listen: true, env: { SYNC_MAX_RETRIES: '0' } });
+/**
+ * Registration, pings, a dead token, a Google outage, a forged ping and a renewal: every source
+ * fires. It ends with one more ping's sync held at its events.list call (a lease held while the
+ * test scrapes); `finish` lets it complete.
+ */
+async function lifeCycle(t: Test): Promise<{ h: PushHarness; gcalId: string; finish(): Promise<void> }> {
+  let hold: { entered: Deferred; release: Deferred } | null = null;
+  const beforeList = async (): Promise<void> => {
+    if (!hold) return;
+    hold.entered.resolve();
+    await hold.release.promise;
+  };
+  const h = await startPushHarness(t, { name: 'metric-sources', listen: true, env: { SYNC_MAX_RETRIES: '0' }, beforeList });
   const gcalId = 'metrics@group.calendar.google.com';
   h.emu.createCalendar(gcalId);
   h.emu.insertEvents(gcalId, [eventBody(1), eventBody(2)]);
@@ -73,12 +84,26 @@ async function lifeCycle(t: Test): Promise<{ h: PushHarness; gcalId: string }> {
   h.advance(25 * HOUR); // 48 h TTL, 24 h renewal lead
   await h.app.services.renewChannels();
   await settle(h);
-  return { h, gcalId };
+
+  const held = { entered: deferred(), release: deferred() };
+  hold = held;
+  h.emu.insertEvent(gcalId, eventBody(6));
+  await held.entered.promise;
+  return {
+    h,
+    gcalId,
+    async finish() {
+      hold = null;
+      held.release.resolve();
+      await settle(h);
+    },
+  };
 }
 
 t.test('every calsync series records from its source during a life cycle', async (t) => {
-  const { h } = await lifeCycle(t);
+  const { h, finish } = await lifeCycle(t);
   const { samples, types } = await scrape(h);
+  await finish();
   const own = [...types.keys()].filter((name) => name.startsWith('calsync_') && !isDefaultMetric(name));
   t.ok(own.length >= 15, `found ${own.length} calsync series`);
   for (const name of own) {
@@ -98,10 +123,14 @@ t.test('every calsync series records from its source during a life cycle', async
   t.ok(at('calsync_webhook_pings_total', { result: 'sync_requested' }) >= 3);
   t.equal(at('calsync_channel_renewals_total', { outcome: 'renewed' }), 1);
   t.equal(at('calsync_calendars', { mode: 'push' }), 1, 'one calendar, in push mode');
+  t.equal(at('calsync_leases_held', { kind: 'sync' }), 1, 'the sync in flight holds its lease');
+  const after = await scrape(h);
+  t.equal(total(after.samples, 'calsync_leases_held', 'gauge', { kind: 'sync' }), 0, 'released when the pass ends');
 });
 
 t.test('channels by status and the earliest expiry come from the channels collection at scrape time', async (t) => {
-  const { h } = await lifeCycle(t);
+  const { h, finish } = await lifeCycle(t);
+  await finish();
   const { samples, types } = await scrape(h);
   const at = (family: string, labels: Record<string, string>) => total(samples, family, types.get(family) ?? 'gauge', labels);
   t.equal(at('calsync_channels', { status: 'active' }), 1, 'the renewed channel is the one active channel');
