@@ -7,10 +7,23 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'calsync_process_' });
+  // prom-client's default names already start with `process_` / `nodejs_`: the prefix is only ours.
+  collectDefaultMetrics({ register: registry, prefix: 'calsync_' });
+
+  const pingToMirror = new Histogram({
+    name: 'calsync_ping_to_mirror_seconds',
+    help: 'Freshness: from accepting a verified change ping to the end of the sync pass that covers it (one observation per pass, for its earliest ping).',
+    buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+    registers: [registry],
+  });
 
   return {
     registry,
+    pingToMirror,
+    /** Records one freshness sample in seconds (the sync observer, src/ops/sync-observer.ts). */
+    observeFreshness(seconds: number): void {
+      if (Number.isFinite(seconds) && seconds >= 0) pingToMirror.observe(seconds);
+    },
     syncs: new Counter({
       name: 'calsync_syncs_total',
       help: 'Finished calendar syncs by mode (incremental|full) and outcome (ok|failed|needs_attention).',
@@ -79,6 +92,44 @@ export function createMetrics() {
       name: 'calsync_calendars',
       help: 'Registered calendars by sync state and delivery mode (refreshed on scrape).',
       labelNames: ['state', 'mode'] as const,
+      registers: [registry],
+    }),
+    channels: new Gauge({
+      name: 'calsync_channels',
+      help: 'Push channels by status (pending|active|superseded|stopped), fleet-wide (refreshed on scrape).',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
+    channelEarliestExpiry: new Gauge({
+      name: 'calsync_channel_earliest_expiry_timestamp_seconds',
+      help: 'Unix time at which the first push channel of a status expires, fleet-wide (refreshed on scrape; only status="active", absent with no active channel).',
+      // Labelled so a reset leaves no sample: an unlabelled gauge would read 0 (1970) with no channel.
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
+    leasesHeld: new Gauge({
+      name: 'calsync_leases_held',
+      help: 'Leases held and not yet expired, fleet-wide, by kind (sync: a calendar being synced) (refreshed on scrape).',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    // Registered here so dashboards and alert rules can rely on the names; the change-feed
+    // deliveries and the shared quota budget record into them.
+    subscriptionsFailing: new Gauge({
+      name: 'calsync_subscriptions_failing',
+      help: 'Change-feed subscriptions whose deliveries are failing.',
+      registers: [registry],
+    }),
+    quotaBudgetUsedRatio: new Gauge({
+      name: 'calsync_quota_budget_used_ratio',
+      help: 'Share (0..1) of the Google quota budget used in the current window, by scope (account|project).',
+      labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    quotaThrottled: new Counter({
+      name: 'calsync_quota_throttled_total',
+      help: 'Google calls held back because the shared quota budget was spent, by scope (account|project) and priority.',
+      labelNames: ['scope', 'priority'] as const,
       registers: [registry],
     }),
   };

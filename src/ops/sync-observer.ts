@@ -2,6 +2,7 @@ import { Types } from 'mongoose';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/registry.js';
 import type { SyncOutcome } from '../sync/outcome.js';
+import { PRIORITY } from '../sync/priority.js';
 import type { SyncRunModel } from './sync-run.js';
 
 /** Page size a naive poller would use (Google's default maxResults): the baseline for API savings. */
@@ -34,6 +35,9 @@ export function createSyncObserver(deps: SyncObserverDeps): (outcome: SyncOutcom
     if (fallbackReason) metrics.fallbacks.inc({ reason: fallbackReason });
     if (o.tokenExpired) metrics.tokenExpirations.inc();
     if (o.errorCode) metrics.apiErrors.inc({ class: o.errorCode });
+    // Freshness: a pass that covered a verified ping put its change in the mirror. `dueAt` is when
+    // the earliest request it covered was recorded, which for a ping is when the webhook accepted it.
+    if (outcome === 'ok' && o.priority === PRIORITY.ping) metrics.observeFreshness((o.finishedAt.getTime() - o.dueAt.getTime()) / 1000);
 
     if (!Types.ObjectId.isValid(o.calendarId)) return;
     void deps.SyncRun.create({
