@@ -15,6 +15,8 @@ import { evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
 import { runSafetyNet } from './cron/safety-net.js';
 import { migrateSyncState } from './sync/migrate-sync-state.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
+import { QuotaGovernor, type QuotaGovernorOptions } from './quota/quota-governor.js';
+import { prometheusQuotaMetrics } from './quota/quota-metrics.js';
 
 export interface ServiceOverrides {
   /** Replace how API clients are built (tests point them at the emulator with their own credentials). */
@@ -22,6 +24,8 @@ export interface ServiceOverrides {
   /** Engine knobs tests need (small pages, fast sleep, page hooks). */
   engine?: Partial<Pick<SyncEngineOptions, 'pageSize' | 'sleep' | 'random' | 'onPageStored' | 'now' | 'owner' | 'pollMs'>>;
   now?: () => number;
+  /** Quota governor knobs tests need (a scaled-down window). */
+  quota?: Partial<Pick<QuotaGovernorOptions, 'windowMs' | 'slices'>>;
 }
 
 export interface Services {
@@ -63,8 +67,16 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
   const accounts = new AccountService(conn, config.encryptionKey);
   const clients = createCalendarClients({ conn, accounts, build: overrides.buildClient ?? googleClientBuilder(config.google) });
 
+  // One budget for every replica: the counters live in the shared database.
+  const quota = new QuotaGovernor({
+    conn,
+    ...config.quota,
+    metrics: prometheusQuotaMetrics(metrics),
+    ...overrides.quota,
+  });
   const engine = new SyncEngine({
     models,
+    quota,
     sync: config.sync,
     clientFor: (calendar) => clients.forAccount(calendar.accountId),
     logger: log,

@@ -75,6 +75,18 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    quotaBudgetUsed: new Gauge({
+      name: 'calsync_quota_budget_used_ratio',
+      help: 'Share of the current quota slice used, by scope (account: the busiest account seen in the slice; project).',
+      labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    quotaThrottled: new Counter({
+      name: 'calsync_quota_throttled_total',
+      help: 'Google calls that had to wait for quota, by scope (account|project) and priority class.',
+      labelNames: ['scope', 'priority'] as const,
+      registers: [registry],
+    }),
     calendars: new Gauge({
       name: 'calsync_calendars',
       help: 'Registered calendars by sync state and delivery mode (refreshed on scrape).',
