@@ -118,7 +118,7 @@ export class QuotaGovernor implements QuotaGate {
 
       // Not taken: give every scope its point back (a refund in a slice that has just ended only
       // touches that slice's counter, never the next one's).
-      await Promise.all(charged.map((c) => c.scope.limiter.reward(c.key, 1, { customDuration: this.remainingSec(slice) })));
+      await Promise.all(charged.map((c) => againIfUpsertLost(() => c.scope.limiter.reward(c.key, 1, { customDuration: this.remainingSec(slice) }))));
       for (const c of over) {
         if (refused.has(c.scope.name)) continue;
         refused.add(c.scope.name);
@@ -164,7 +164,7 @@ export class QuotaGovernor implements QuotaGate {
 
   private async charge(scope: Scope, key: string, slice: number): Promise<Charged> {
     try {
-      return { scope, key, res: await scope.limiter.consume(key, 1, { customDuration: this.remainingSec(slice) }) };
+      return { scope, key, res: await againIfUpsertLost(() => scope.limiter.consume(key, 1, { customDuration: this.remainingSec(slice) })) };
     } catch (err) {
       // The library rejects with the counter's state when the slice's full budget is spent.
       if (err instanceof RateLimiterRes) return { scope, key, res: err };
@@ -195,6 +195,20 @@ export class QuotaGovernor implements QuotaGate {
   /** Seconds until the slice ends: its counter expires then (never 0, which would mean "never"). */
   private remainingSec(slice: number): number {
     return Math.max(1, (slice + 1) * this.sliceMs - Date.now()) / 1000;
+  }
+}
+
+/**
+ * The test database (SecantusDB) answers the loser of two concurrent upserts of a new slice counter
+ * with no document instead of E11000, which the library reads as a TypeError before it changed
+ * anything; the second try finds the winner's document. MongoDB never takes this path.
+ */
+async function againIfUpsertLost<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof TypeError) return op();
+    throw err;
   }
 }
 
