@@ -15,7 +15,7 @@ import { evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
 import { runSafetyNet } from './cron/safety-net.js';
 import { migrateSyncState } from './sync/migrate-sync-state.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
-import { QuotaGovernor, type QuotaGovernorOptions } from './quota/quota-governor.js';
+import { QuotaGovernor } from './quota/quota-governor.js';
 import { prometheusQuotaMetrics } from './quota/quota-metrics.js';
 
 export interface ServiceOverrides {
@@ -24,8 +24,6 @@ export interface ServiceOverrides {
   /** Engine knobs tests need (small pages, fast sleep, page hooks). */
   engine?: Partial<Pick<SyncEngineOptions, 'pageSize' | 'sleep' | 'random' | 'onPageStored' | 'now' | 'owner' | 'pollMs'>>;
   now?: () => number;
-  /** Quota governor knobs tests need (a scaled-down window). */
-  quota?: Partial<Pick<QuotaGovernorOptions, 'windowMs' | 'slices'>>;
 }
 
 export interface Services {
@@ -72,7 +70,6 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     conn,
     ...config.quota,
     metrics: prometheusQuotaMetrics(metrics),
-    ...overrides.quota,
   });
   const engine = new SyncEngine({
     models,
