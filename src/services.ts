@@ -16,6 +16,8 @@ import { evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
 import { runSafetyNet } from './cron/safety-net.js';
 import { migrateSyncState } from './sync/migrate-sync-state.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
+import { QuotaGovernor } from './quota/quota-governor.js';
+import { prometheusQuotaMetrics } from './quota/quota-metrics.js';
 
 export interface ServiceOverrides {
   /** Replace how API clients are built (tests point them at the emulator with their own credentials). */
@@ -64,8 +66,15 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
   const accounts = new AccountService(conn, new KeyRing(config.encryptionKeys));
   const clients = createCalendarClients({ conn, accounts, build: overrides.buildClient ?? googleClientBuilder(config.google) });
 
+  // One budget for every replica: the counters live in the shared database.
+  const quota = new QuotaGovernor({
+    conn,
+    ...config.quota,
+    metrics: prometheusQuotaMetrics(metrics),
+  });
   const engine = new SyncEngine({
     models,
+    quota,
     sync: config.sync,
     clientFor: (calendar) => clients.forAccount(calendar.accountId),
     logger: log,

@@ -88,6 +88,18 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    quotaBudgetUsed: new Gauge({
+      name: 'calsync_quota_budget_used_ratio',
+      help: 'Share of the current quota slice used, by scope (account: the busiest account seen in the slice; project).',
+      labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    quotaThrottled: new Counter({
+      name: 'calsync_quota_throttled_total',
+      help: 'Google calls that had to wait for quota, by scope (account|project) and priority class.',
+      labelNames: ['scope', 'priority'] as const,
+      registers: [registry],
+    }),
     calendars: new Gauge({
       name: 'calsync_calendars',
       help: 'Registered calendars by sync state and delivery mode (refreshed on scrape).',
@@ -113,23 +125,11 @@ export function createMetrics() {
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
-    // Registered here so dashboards and alert rules can rely on the names; the change-feed
-    // deliveries and the shared quota budget record into them.
+    // Registered here so dashboards and alert rules can rely on the name; the change-feed
+    // deliveries record into it.
     subscriptionsFailing: new Gauge({
       name: 'calsync_subscriptions_failing',
       help: 'Change-feed subscriptions whose deliveries are failing.',
-      registers: [registry],
-    }),
-    quotaBudgetUsedRatio: new Gauge({
-      name: 'calsync_quota_budget_used_ratio',
-      help: 'Share (0..1) of the Google quota budget used in the current window, by scope (account|project).',
-      labelNames: ['scope'] as const,
-      registers: [registry],
-    }),
-    quotaThrottled: new Counter({
-      name: 'calsync_quota_throttled_total',
-      help: 'Google calls held back because the shared quota budget was spent, by scope (account|project) and priority.',
-      labelNames: ['scope', 'priority'] as const,
       registers: [registry],
     }),
   };

@@ -22,8 +22,8 @@ const HOUR = 3_600_000;
  */
 const NOT_YET_RECORDED = new Set([
   'calsync_subscriptions_failing', // change-feed deliveries
-  'calsync_quota_budget_used_ratio', // the shared quota budget
-  'calsync_quota_throttled_total', // the shared quota budget
+  'calsync_quota_budget_used_ratio', // recorded under quota pressure only: test/quota/ checks its source
+  'calsync_quota_throttled_total', // recorded under quota pressure only: test/quota/ checks its source
 ]);
 
 /** prom-client's process and Node.js series, collected at scrape time under the `calsync_` prefix. */
@@ -180,7 +180,7 @@ t.test('metrics named for other modules are registered under their contract name
   const h = await startPushHarness(t, { name: 'metric-reserved', sync: 'recording' });
   const { metrics } = h.app.services;
   metrics.subscriptionsFailing.set(2);
-  metrics.quotaBudgetUsedRatio.set({ scope: 'project' }, 0.75);
+  metrics.quotaBudgetUsed.set({ scope: 'project' }, 0.75);
   metrics.quotaThrottled.inc({ scope: 'account', priority: 'background' });
   const { samples, types } = await scrape(h);
   t.equal(types.get('calsync_subscriptions_failing'), 'gauge');
