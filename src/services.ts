@@ -14,6 +14,8 @@ import { createSyncObserver } from './ops/sync-observer.js';
 import { evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
 import { runSafetyNet } from './cron/safety-net.js';
 import { migrateSyncState } from './sync/migrate-sync-state.js';
+import { migrateChannelSchedule } from './channels/migrate-channel-schedule.js';
+import { unlimitedQuota, type QuotaGate } from './quota/quota-gate.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
 
 export interface ServiceOverrides {
@@ -22,7 +24,12 @@ export interface ServiceOverrides {
   /** Engine knobs tests need (small pages, fast sleep, page hooks). */
   engine?: Partial<Pick<SyncEngineOptions, 'pageSize' | 'sleep' | 'random' | 'onPageStored' | 'now' | 'owner' | 'pollMs'>>;
   now?: () => number;
+  /** The quota governor channel calls (events.watch, channels.stop) go through; default: no budget. */
+  quota?: QuotaGate;
 }
+
+/** Calendars one cron tick claims for channel work at most; the rest are due on the next tick. */
+const RENEWALS_PER_TICK = 5_000;
 
 export interface Services {
   config: Config;
@@ -37,8 +44,8 @@ export interface Services {
   views: CalendarViews;
   receiver: PingReceiver;
   alerts(): Promise<Alert[]>;
-  /** One renewal pass (the cron job and `npm run renew-channels`). */
-  renewChannels(): ReturnType<ChannelService['renewDue']>;
+  /** One renewal pass (`npm run renew-channels`: until no calendar is due; the cron job passes a bound). */
+  renewChannels(pass?: Parameters<ChannelService['renewDue']>[0]): ReturnType<ChannelService['renewDue']>;
   /** One safety-net pass: marks stale, polled and never-synced calendars due (the cron job). */
   resync(): ReturnType<typeof runSafetyNet>;
   /** Brings old documents up to date (once per database), then starts claiming sync work (every replica does). */
@@ -81,6 +88,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     renewLeadSeconds: config.channels.renewLeadSeconds,
     log: log.child({ component: 'channels' }),
     now,
+    quota: overrides.quota ?? unlimitedQuota,
     onRenewalOutcome: (outcome) => metrics.channelRenewals.inc({ outcome }),
   });
 
@@ -88,7 +96,13 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
   const views = new CalendarViews(conn, { renewLeadSeconds: config.channels.renewLeadSeconds, now });
   const receiver = new PingReceiver(new PingVerifier(conn, now), engine);
 
-  const renewChannels = () => channels.renewDue();
+  // Documents from before channel scheduling get their due times first (once per database).
+  let channelMigration: Promise<boolean> | null = null;
+  const migrateChannels = () => (channelMigration ??= migrateChannelSchedule(conn, models, config.channels.renewLeadSeconds));
+  const renewChannels: Services['renewChannels'] = async (pass) => {
+    await migrateChannels();
+    return channels.renewDue(pass);
+  };
   const resync = () =>
     runSafetyNet({
       Calendar: models.Calendar,
@@ -116,13 +130,14 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     resync,
     async startWorkers() {
       await migrateSyncState(conn, models);
+      await migrateChannels();
       engine.start();
     },
     startCron() {
       if (cron || !config.cronEnabled) return;
       cron = startCron(
         [
-          { name: 'renew-channels', schedule: config.cron.renewSchedule, run: renewChannels },
+          { name: 'renew-channels', schedule: config.cron.renewSchedule, run: () => renewChannels({ maxCalendars: RENEWALS_PER_TICK }) },
           { name: 'resync', schedule: config.cron.resyncSchedule, run: resync },
         ],
         log.child({ component: 'cron' }),
