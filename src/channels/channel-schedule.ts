@@ -24,12 +24,14 @@ const FAILURE_BACKOFF = { maxRetries: Infinity, baseMs: 60_000, maxMs: 3_600_000
 export interface ClaimedChannelWork {
   calendarId: string;
   held: Held;
-  /** channelCheckAt before the claim (to hand the calendar back untouched). */
+  /** channelCheckAt before the claim. */
   dueAt: Date;
   failures: number;
+  /** The calendar's delivery mode at the claim. */
+  mode: string;
 }
 
-type Raw = { _id: Types.ObjectId; channelCheckAt?: Date | null; channelFailures?: number | null };
+type Raw = { _id: Types.ObjectId; channelCheckAt?: Date | null; channelFailures?: number | null; mode?: string | null };
 
 /** The channel scheduling fields of a new calendar: channel work due at once. */
 export function initialChannelSchedule(now: Date): Record<string, unknown> {
@@ -58,7 +60,7 @@ export class ChannelSchedule {
       leaseMs: this.opts.leaseMs,
       now,
       sort: calendarId === undefined ? { channelCheckAt: 1 } : undefined,
-      projection: { channelCheckAt: 1, channelFailures: 1 },
+      projection: { channelCheckAt: 1, channelFailures: 1, mode: 1 },
     });
     if (!claimed) return null;
     return {
@@ -66,7 +68,18 @@ export class ChannelSchedule {
       held: claimed.held,
       dueAt: claimed.doc.channelCheckAt ?? new Date(0),
       failures: claimed.doc.channelFailures ?? 0,
+      mode: claimed.doc.mode ?? 'push',
     };
+  }
+
+  /**
+   * Up to `limit` calendars whose channel work is due, oldest first: one indexed read. Each is then
+   * claimed by id (cheap), rather than every claim searching the due range again (on a large due
+   * backlog that search is what costs).
+   */
+  async dueIds(now: Date, limit: number): Promise<string[]> {
+    const docs = await this.Calendar.find({ channelCheckAt: { $lte: now } }, { _id: 1 }).sort({ channelCheckAt: 1 }).limit(limit).lean();
+    return docs.map((d) => d._id.toHexString());
   }
 
   /** Who holds the calendar's channel lease now (null: nobody, or no such calendar). */
@@ -95,11 +108,6 @@ export class ChannelSchedule {
   failed(work: ClaimedChannelWork, now: Date): Promise<boolean> {
     const delay = backoffDelay(work.failures, FAILURE_BACKOFF, this.opts.random ?? Math.random);
     return this.lease.release(work.held, { until: new Date(now.getTime() + delay), inc: { channelFailures: 1 } });
-  }
-
-  /** Hands a calendar back as it was (claimed again within one pass: left to the next). */
-  giveBack(work: ClaimedChannelWork): Promise<boolean> {
-    return this.lease.release(work.held, { until: work.dueAt });
   }
 
   /**

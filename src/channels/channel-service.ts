@@ -60,6 +60,9 @@ export interface RenewalReport {
   abandonedPending: number;
 }
 
+/** Due calendars read per batch (each then claimed by id). */
+const DUE_BATCH = 100;
+
 export interface RenewalPassOptions {
   /** Calendars worked on at once (default 8). */
   concurrency?: number;
@@ -130,9 +133,9 @@ export class ChannelService {
   }
 
   /**
-   * One renewal pass (the cron job and `npm run renew-channels`): claims due calendars one at a time
-   * (`concurrency` at once) until none is due or `maxCalendars` were claimed, then stops superseded
-   * channels. Reads no list of the fleet, so replicas and the script running at once share the work
+   * One renewal pass (the cron job and `npm run renew-channels`): reads due calendars in batches of
+   * 100 (one indexed read each) and claims them one by one with the lease (`concurrency` at once)
+   * until none is due or `maxCalendars` were claimed, then stops superseded channels. Reads no list of the fleet, so replicas and the script running at once share the work
    * and each due calendar is worked on once.
    */
   async renewDue(pass: RenewalPassOptions = {}): Promise<RenewalReport> {
@@ -148,42 +151,40 @@ export class ChannelService {
     };
     report.abandonedPending = await settleStalePending(this.Channel, this.now(), this.pendingGraceMs);
     const max = pass.maxCalendars ?? Infinity;
-    // Ids claimed in this pass: a calendar due again already (a failure with a short back-off) is
-    // handed back for the next pass rather than retried in a loop.
+    const concurrency = pass.concurrency ?? 8;
+    // Calendars claimed in this pass: one due again already (a failure with a short back-off) is
+    // left for the next pass rather than retried in a loop.
     const seen = new Set<string>();
-    let done = false;
-    const worker = async (): Promise<void> => {
-      while (!done && report.candidates < max) {
-        report.candidates++;
-        const work = await this.schedule.claim(new Date(this.now())).catch((err: unknown) => {
-          report.candidates--;
-          throw err;
-        });
-        if (!work || seen.has(work.calendarId)) {
-          report.candidates--;
-          done = true;
-          if (work) await this.schedule.giveBack(work);
-          return;
+    while (report.candidates < max) {
+      const batch = (await this.schedule.dueIds(new Date(this.now()), Math.min(DUE_BATCH, max - report.candidates))).filter((id) => !seen.has(id));
+      if (batch.length === 0) break;
+      // Replicas read the same due calendars: each starts at a different point to collide less.
+      const offset = Math.floor(Math.random() * batch.length);
+      const queue = [...batch.slice(offset), ...batch.slice(0, offset)];
+      const worker = async (): Promise<void> => {
+        for (let id = queue.shift(); id !== undefined && report.candidates < max; id = queue.shift()) {
+          seen.add(id);
+          // Claimed by someone else (or no longer due) since the read: theirs.
+          const work = await this.schedule.claim(new Date(this.now()), id);
+          if (!work) continue;
+          report.candidates++;
+          this.record(report, work.calendarId, await this.work(work).catch((err: unknown): EnsureResult => ({ outcome: 'failed', error: (err as Error).message })));
         }
-        seen.add(work.calendarId);
-        let r: EnsureResult;
-        try {
-          r = await this.work(work);
-        } catch (err) {
-          r = { outcome: 'failed', error: (err as Error).message };
-        }
-        const renewed = r.outcome === 'opened' && r.replaced.length > 0;
-        this.opts.onRenewalOutcome?.(r.outcome === 'opened' ? (renewed ? 'renewed' : 'created') : r.outcome);
-        if (r.outcome === 'opened' && renewed) report.renewed++;
-        else if (r.outcome === 'opened') report.created++;
-        else if (r.outcome === 'current') report.alreadyCurrent++;
-        else if (r.outcome === 'polling') report.switchedToPolling++;
-        else if (r.outcome === 'failed') report.failed.push({ calendarId: work.calendarId, error: r.error });
-      }
-    };
-    await Promise.all(Array.from({ length: pass.concurrency ?? 8 }, worker));
+      };
+      await Promise.all(Array.from({ length: concurrency }, worker));
+    }
     report.stops = await this.stopper.stopSuperseded();
     return report;
+  }
+
+  private record(report: RenewalReport, calendarId: string, r: EnsureResult): void {
+    const renewed = r.outcome === 'opened' && r.replaced.length > 0;
+    this.opts.onRenewalOutcome?.(r.outcome === 'opened' ? (renewed ? 'renewed' : 'created') : r.outcome);
+    if (r.outcome === 'opened' && renewed) report.renewed++;
+    else if (r.outcome === 'opened') report.created++;
+    else if (r.outcome === 'current') report.alreadyCurrent++;
+    else if (r.outcome === 'polling') report.switchedToPolling++;
+    else if (r.outcome === 'failed') report.failed.push({ calendarId, error: r.error });
   }
 
   /** Calendar removal (or polling): every live channel is superseded, then stopped at Google. */
@@ -218,22 +219,19 @@ export class ChannelService {
 
   private async ensureClaimed(work: ClaimedChannelWork): Promise<EnsureResult> {
     const { calendarId } = work;
-    const calendar = await this.Calendar.findById(calendarId).select({ mode: 1 }).lean();
-    if (!calendar) {
-      await this.retireCalendarChannels(calendarId, 'calendar removed');
-      return { outcome: 'skipped', reason: 'calendar not found' };
-    }
-    if (calendar.mode !== 'push') {
+    // The claim read the mode; a calendar removed since is caught when the lease is released.
+    if (work.mode !== 'push') {
       await this.retireCalendarChannels(calendarId, 'calendar is polled');
       await this.schedule.never(work);
       return { outcome: 'skipped', reason: 'calendar is polled' };
     }
     const now = this.now();
-    const active = await this.Channel.find({ calendarId: calendar._id, status: 'active' })
+    const live = await this.Channel.find({ calendarId: new Types.ObjectId(calendarId), status: { $in: ['active', 'pending'] } })
       .sort({ createdAt: -1, _id: -1 })
+      .select({ status: 1, expiration: 1, createdAt: 1 })
       .lean();
     const renewAfter = now + this.opts.renewLeadSeconds * 1000;
-    const current = active.find((c) => !c.expiration || c.expiration.getTime() > renewAfter);
+    const current = live.find((c) => c.status === 'active' && (!c.expiration || c.expiration.getTime() > renewAfter));
     if (current) {
       await this.settle(calendarId);
       await this.schedule.current(work, current.expiration ?? null, new Date(now));
@@ -241,9 +239,7 @@ export class ChannelService {
     }
     // A watch that got no answer may still be live at Google: wait for its confirmation (or for the
     // grace period, after which the pass settles it) rather than open a second one.
-    const awaiting = await this.Channel.findOne({ calendarId: calendar._id, status: 'pending', createdAt: { $gte: new Date(now - this.pendingGraceMs) } })
-      .select({ createdAt: 1 })
-      .lean();
+    const awaiting = live.find((c) => c.status === 'pending' && c.createdAt.getTime() >= now - this.pendingGraceMs);
     if (awaiting) {
       await this.schedule.later(work, new Date(awaiting.createdAt.getTime() + this.pendingGraceMs));
       return { outcome: 'skipped', reason: 'a watch is awaiting confirmation' };

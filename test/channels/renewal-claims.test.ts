@@ -11,7 +11,6 @@ import type { QuotaGate } from '../../src/quota/quota-gate.js';
 import { PRIORITY } from '../../src/sync/priority.js';
 import { silentLog, startPushHarness, type PushHarness } from '../helpers/push-harness.js';
 
-const HOUR = 3_600_000;
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
 
