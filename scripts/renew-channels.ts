@@ -1,6 +1,7 @@
-// `npm run renew-channels`: one renewal pass over every channel due for renewal (and every push
-// calendar missing a channel), then exit. Safe next to running servers: each calendar is renewed
-// under an atomic claim in MongoDB, so a pass that runs concurrently renews nothing twice.
+// `npm run renew-channels`: one renewal pass that claims due calendars (channel inside the renewal
+// lead, push calendar missing a channel) until none is due, then exits. Safe next to running
+// servers: each calendar is claimed with an atomic lease in MongoDB, so passes running at once
+// share the work and renew nothing twice.
 // Exit 0 when every calendar has a current channel; 1 with a one-line reason otherwise.
 import { pino } from 'pino';
 import type { RenewalReport } from '../src/channels/channel-service.js';
@@ -16,7 +17,7 @@ function fail(message: string): never {
 
 function summary(r: RenewalReport): string {
   return (
-    `renewed ${r.renewed}, created ${r.created}, already current ${r.alreadyCurrent}, handled elsewhere ${r.busy}, ` +
+    `renewed ${r.renewed}, created ${r.created}, already current ${r.alreadyCurrent}, ` +
     `switched to polling ${r.switchedToPolling}, failed ${r.failed.length}; ` +
     `old channels stopped ${r.stops.stopped}, stop retries pending ${r.stops.failed}`
   );

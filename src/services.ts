@@ -15,6 +15,8 @@ import { createSyncObserver } from './ops/sync-observer.js';
 import { evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
 import { runSafetyNet } from './cron/safety-net.js';
 import { migrateSyncState } from './sync/migrate-sync-state.js';
+import { migrateChannelSchedule } from './channels/migrate-channel-schedule.js';
+import type { QuotaGate } from './quota/quota-gate.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
 import { QuotaGovernor } from './quota/quota-governor.js';
 import { prometheusQuotaMetrics } from './quota/quota-metrics.js';
@@ -25,7 +27,12 @@ export interface ServiceOverrides {
   /** Engine knobs tests need (small pages, fast sleep, page hooks). */
   engine?: Partial<Pick<SyncEngineOptions, 'pageSize' | 'sleep' | 'random' | 'onPageStored' | 'now' | 'owner' | 'pollMs'>>;
   now?: () => number;
+  /** Replaces the quota governor that sync and channel calls go through (tests). */
+  quota?: QuotaGate;
 }
+
+/** Calendars one cron tick claims for channel work at most; the rest are due on the next tick. */
+const RENEWALS_PER_TICK = 5_000;
 
 export interface Services {
   config: Config;
@@ -40,8 +47,8 @@ export interface Services {
   views: CalendarViews;
   receiver: PingReceiver;
   alerts(): Promise<Alert[]>;
-  /** One renewal pass (the cron job and `npm run renew-channels`). */
-  renewChannels(): ReturnType<ChannelService['renewDue']>;
+  /** One renewal pass (`npm run renew-channels`: until no calendar is due; the cron job passes a bound). */
+  renewChannels(pass?: Parameters<ChannelService['renewDue']>[0]): ReturnType<ChannelService['renewDue']>;
   /** One safety-net pass: marks stale, polled and never-synced calendars due (the cron job). */
   resync(): ReturnType<typeof runSafetyNet>;
   /** Brings old documents up to date (once per database), then starts claiming sync work (every replica does). */
@@ -66,12 +73,15 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
   const accounts = new AccountService(conn, new KeyRing(config.encryptionKeys));
   const clients = createCalendarClients({ conn, accounts, build: overrides.buildClient ?? googleClientBuilder(config.google) });
 
-  // One budget for every replica: the counters live in the shared database.
-  const quota = new QuotaGovernor({
-    conn,
-    ...config.quota,
-    metrics: prometheusQuotaMetrics(metrics),
-  });
+  // One budget for every replica and for sync and channel calls alike: the counters live in the
+  // shared database.
+  const quota: QuotaGate =
+    overrides.quota ??
+    new QuotaGovernor({
+      conn,
+      ...config.quota,
+      metrics: prometheusQuotaMetrics(metrics),
+    });
   const engine = new SyncEngine({
     models,
     quota,
@@ -91,6 +101,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     renewLeadSeconds: config.channels.renewLeadSeconds,
     log: log.child({ component: 'channels' }),
     now,
+    quota,
     onRenewalOutcome: (outcome) => metrics.channelRenewals.inc({ outcome }),
   });
 
@@ -98,7 +109,13 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
   const views = new CalendarViews(conn, { renewLeadSeconds: config.channels.renewLeadSeconds, now });
   const receiver = new PingReceiver(new PingVerifier(conn, now), engine);
 
-  const renewChannels = () => channels.renewDue();
+  // Documents from before channel scheduling get their due times first (once per database).
+  let channelMigration: Promise<boolean> | null = null;
+  const migrateChannels = () => (channelMigration ??= migrateChannelSchedule(conn, models, config.channels.renewLeadSeconds));
+  const renewChannels: Services['renewChannels'] = async (pass) => {
+    await migrateChannels();
+    return channels.renewDue(pass);
+  };
   const resync = () =>
     runSafetyNet({
       Calendar: models.Calendar,
@@ -126,13 +143,14 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     resync,
     async startWorkers() {
       await migrateSyncState(conn, models);
+      await migrateChannels();
       engine.start();
     },
     startCron() {
       if (cron || !config.cronEnabled) return;
       cron = startCron(
         [
-          { name: 'renew-channels', schedule: config.cron.renewSchedule, run: renewChannels },
+          { name: 'renew-channels', schedule: config.cron.renewSchedule, run: () => renewChannels({ maxCalendars: RENEWALS_PER_TICK }) },
           { name: 'resync', schedule: config.cron.resyncSchedule, run: resync },
         ],
         log.child({ component: 'cron' }),

@@ -1,4 +1,5 @@
 import { Types, type Connection } from 'mongoose';
+import { initialChannelSchedule } from '../channels/channel-schedule.js';
 import type { ChannelService, EnsureResult } from '../channels/channel-service.js';
 import { calendarModel, type CalendarModel } from '../models/calendar.js';
 import { eventModel, type EventModel } from '../models/event.js';
@@ -49,8 +50,10 @@ export class CalendarRegistry {
     if (!(await this.deps.accounts.exists(accountId))) throw new AccountNotFoundError(accountId);
     let id: string;
     try {
-      // Created with its full-sync request in the same write: durable from the first moment.
-      const doc = await this.Calendar.create({ accountId, googleCalendarId, ...initialSyncRequest(new Date()) });
+      // Created with its full-sync request and its channel work due, in the same write: durable
+      // from the first moment (if opening the channel below fails, a renewal pass retries it).
+      const now = new Date();
+      const doc = await this.Calendar.create({ accountId, googleCalendarId, ...initialSyncRequest(now), ...initialChannelSchedule(now) });
       id = doc._id.toHexString();
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;

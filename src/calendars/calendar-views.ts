@@ -155,37 +155,38 @@ export class CalendarViews {
       byState[r._id.state] = (byState[r._id.state] ?? 0) + r.n;
       byMode[r._id.mode] = (byMode[r._id.mode] ?? 0) + r.n;
     }
-    const byStatus: Record<'pending' | 'active' | 'superseded', number> = { pending: 0, active: 0, superseded: 0 };
-    const live = await this.Channel.find({ status: { $in: ['pending', 'active', 'superseded'] } })
-      .select({ status: 1, expiration: 1, calendarId: 1, stopAttempts: 1 })
-      .lean();
-    const renewBefore = now + this.opts.renewLeadSeconds * 1000;
-    let expired = 0;
-    let dueForRenewal = 0;
-    let stopRetries = 0;
-    let nextExpiration: number | null = null;
-    const covered = new Set<string>();
-    for (const c of live) {
-      if (c.status === 'pending' || c.status === 'active' || c.status === 'superseded') byStatus[c.status]++;
-      if (c.status === 'superseded' && (c.stopAttempts ?? 0) > 0) stopRetries++;
-      if (c.status !== 'active' && c.status !== 'pending') continue;
-      covered.add(String(c.calendarId));
-      const exp = c.expiration?.getTime();
-      if (c.status !== 'active' || exp === undefined) continue;
-      if (exp <= now) expired++;
-      else if (exp <= renewBefore) dueForRenewal++;
-      if (exp > now && (nextExpiration === null || exp < nextExpiration)) nextExpiration = exp;
-    }
-    const push = await this.Calendar.find({ mode: 'push' }).select({ _id: 1 }).lean();
+    // Counts only, each an indexed filter or a $group: memory does not grow with the fleet.
+    const renewBefore = new Date(now + this.opts.renewLeadSeconds * 1000);
+    const nowDate = new Date(now);
+    const count = (filter: Record<string, unknown>) => this.Channel.countDocuments(filter);
+    const [pending, active, superseded, stopRetries, expired, dueForRenewal, next, pushCalendars, covered] = await Promise.all([
+      count({ status: 'pending' }),
+      count({ status: 'active' }),
+      count({ status: 'superseded' }),
+      count({ status: 'superseded', stopAttempts: { $gt: 0 } }),
+      count({ status: 'active', expiration: { $lte: nowDate } }),
+      count({ status: 'active', expiration: { $gt: nowDate, $lte: renewBefore } }),
+      this.Channel.findOne({ status: 'active', expiration: { $gt: nowDate } }).sort({ expiration: 1 }).select({ expiration: 1 }).lean(),
+      this.Calendar.countDocuments({ mode: 'push' }),
+      // Push calendars with a live channel: a polled or removed calendar's channels are retired when
+      // it changes, so calendars with live channels are push calendars.
+      this.Channel.aggregate<{ n: number }>([
+        { $match: { status: { $in: ['active', 'pending'] } } },
+        { $group: { _id: '$calendarId' } },
+        { $group: { _id: null, n: { $sum: 1 } } },
+      ]),
+    ]);
     return {
       calendars: { total, byState, byMode },
       channels: {
-        ...byStatus,
+        pending,
+        active,
+        superseded,
         supersededAwaitingStopRetry: stopRetries,
         expired,
         dueForRenewal,
-        nextExpiration: nextExpiration === null ? null : new Date(nextExpiration),
-        pushCalendarsWithoutChannel: push.filter((c) => !covered.has(String(c._id))).length,
+        nextExpiration: next?.expiration ?? null,
+        pushCalendarsWithoutChannel: Math.max(0, pushCalendars - (covered[0]?.n ?? 0)),
       },
     };
   }

@@ -1,3 +1,4 @@
+import { NEVER } from '../sync/priority.js';
 import { Schema, type Connection, type InferSchemaType, type HydratedDocument } from 'mongoose';
 
 /**
@@ -36,14 +37,21 @@ const channelSchema = new Schema(
     watchError: { type: String, default: null },
     stopAttempts: { type: Number, default: 0 },
     lastStopError: { type: String, default: null },
-    /** Short lease so two renewers do not both call channels.stop for the same channel. */
-    stopClaimUntil: { type: Date, default: null },
+    /**
+     * The stop lease (src/leases/lease.ts), so two stoppers never both call channels.stop for one
+     * channel: claimable when ≤ now. Set to now when the channel is superseded, NEVER otherwise,
+     * so the claim's index range holds only channels waiting for a stop.
+     */
+    stopNotBefore: { type: Date, default: () => NEVER },
+    stopHeldBy: { type: String, default: null },
+    stopEpoch: { type: Number, default: 0 },
   },
   { timestamps: true, collection: 'channels' },
 );
 
 channelSchema.index({ calendarId: 1, status: 1 });
 channelSchema.index({ status: 1, expiration: 1 });
+channelSchema.index({ stopNotBefore: 1 });
 
 export type ChannelRecord = InferSchemaType<typeof channelSchema>;
 export type ChannelDoc = HydratedDocument<ChannelRecord>;
@@ -52,4 +60,9 @@ export type ChannelModel = ReturnType<typeof build>;
 
 export function channelModel(conn: Connection): ChannelModel {
   return (conn.models.Channel as ChannelModel | undefined) ?? build(conn);
+}
+
+/** The fields that retire a live channel: superseded, and due for a stop at once. */
+export function supersededFields(now: Date, endReason: string): Record<string, unknown> {
+  return { status: 'superseded', supersededAt: now, endReason, stopNotBefore: now, stopHeldBy: null };
 }

@@ -3,11 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { Types, type Connection } from 'mongoose';
 import type { CalendarClients } from '../accounts/calendar-clients.js';
 import { calendarModel, type CalendarModel } from '../models/calendar.js';
-import { CalendarClaims } from './calendar-claims.js';
-import { channelModel, type ChannelModel } from './channel-model.js';
+import { unlimitedQuota, type QuotaGate } from '../quota/quota-gate.js';
+import { PRIORITY } from '../sync/priority.js';
+import { channelModel, supersededFields, type ChannelModel } from './channel-model.js';
+import { ChannelSchedule, type ClaimedChannelWork } from './channel-schedule.js';
 import { newChannelSecrets, webhookAddress } from './channel-token.js';
 import { ChannelStopper, type ChannelLog, type StopSummary } from './channel-stopper.js';
-import { mapPool, renewalCandidates, settleStalePending } from './renewal-scan.js';
+import { settleStalePending } from './renewal-scan.js';
 import { classifyWatchFailure } from './watch-refusal.js';
 
 export type { ChannelLog, StopSummary } from './channel-stopper.js';
@@ -19,15 +21,19 @@ export interface ChannelServiceOptions {
   ttlSeconds: number;
   renewLeadSeconds: number;
   log: ChannelLog;
-  /** Identifies this process in claims; defaults to host:pid:random. */
+  /** Identifies this process in leases; defaults to host:pid:random. */
   owner?: string;
   now?: () => number;
-  /** How long a per-calendar claim lasts if its holder dies (default 2 min). */
-  claimTtlMs?: number;
+  /** How long a calendar's channel lease lasts if its holder dies (default 2 min). */
+  leaseMs?: number;
   /** A pending channel older than this was never confirmed (default 10 min). */
   pendingGraceMs?: number;
   /** Timeout for each Google call (default 30 s). */
   googleTimeoutMs?: number;
+  /** Permission for each events.watch and channels.stop call (default: no budget). */
+  quota?: QuotaGate;
+  /** Jitter for failure back-offs (tests pin it). */
+  random?: () => number;
   /** Metrics hook, once per calendar in a renewal pass (e.g. calsync_channel_renewals_total). Must not throw. */
   onRenewalOutcome?: (outcome: 'renewed' | 'created' | 'busy' | 'current' | 'polling' | 'skipped' | 'failed') => void;
 }
@@ -42,13 +48,11 @@ export type EnsureResult =
   | { outcome: 'failed'; error: string };
 
 export interface RenewalReport {
-  /** Calendars looked at: channel due for renewal, or push calendar without a channel. */
+  /** Calendars whose channel work was due and claimed by this pass. */
   candidates: number;
   renewed: number;
   created: number;
-  /** Another renewer held the calendar (it does the work). */
-  busy: number;
-  /** Renewal found the calendar already has a current channel (renewed meanwhile by someone else). */
+  /** The calendar's channel turned out to be current (renewed meanwhile by someone else). */
   alreadyCurrent: number;
   switchedToPolling: number;
   failed: Array<{ calendarId: string; error: string }>;
@@ -56,20 +60,32 @@ export interface RenewalReport {
   abandonedPending: number;
 }
 
+/** Due calendars read per batch (each then claimed by id). */
+const DUE_BATCH = 100;
+
+export interface RenewalPassOptions {
+  /** Calendars worked on at once (default 8). */
+  concurrency?: number;
+  /** Stop after claiming this many calendars (the cron's per-tick bound); default: until none is due. */
+  maxCalendars?: number;
+}
+
 /**
  * Watch channels: open, renew, retire, stop. Every channel is saved (pending) before `events.watch`
  * is called, renewal opens the new channel before superseding the old one, and superseded channels
- * are stopped (retried until Google confirms or says they are gone). Work on one calendar happens
- * under a per-calendar claim in MongoDB, so replicas and `npm run renew-channels` never double up.
+ * are stopped (retried until Google confirms or says they are gone). Channel work on a calendar is
+ * scheduled by a time stored on it and done under its channel lease (src/channels/channel-schedule.ts),
+ * so replicas and `npm run renew-channels` never double up.
  */
 export class ChannelService {
   private readonly Channel: ChannelModel;
   private readonly Calendar: CalendarModel;
-  private readonly claims: CalendarClaims;
+  private readonly schedule: ChannelSchedule;
   private readonly now: () => number;
   private readonly address: string;
   private readonly pendingGraceMs: number;
   private readonly timeout: number;
+  private readonly quota: QuotaGate;
   private readonly stopper: ChannelStopper;
 
   constructor(private readonly opts: ChannelServiceOptions) {
@@ -77,26 +93,56 @@ export class ChannelService {
     this.Calendar = calendarModel(opts.conn);
     this.now = opts.now ?? Date.now;
     const owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-    this.claims = new CalendarClaims(opts.conn, owner, opts.claimTtlMs ?? 120_000, this.now);
+    this.schedule = new ChannelSchedule(this.Calendar, {
+      owner,
+      leaseMs: opts.leaseMs ?? 120_000,
+      renewLeadSeconds: opts.renewLeadSeconds,
+      random: opts.random,
+    });
     this.address = webhookAddress(opts.publicBaseUrl);
     this.pendingGraceMs = opts.pendingGraceMs ?? 10 * 60_000;
     this.timeout = opts.googleTimeoutMs ?? 30_000;
-    this.stopper = new ChannelStopper({ Channel: this.Channel, clients: opts.clients, log: opts.log, now: this.now, timeoutMs: this.timeout });
+    this.quota = opts.quota ?? unlimitedQuota;
+    this.stopper = new ChannelStopper({
+      Channel: this.Channel,
+      clients: opts.clients,
+      log: opts.log,
+      now: this.now,
+      timeoutMs: this.timeout,
+      owner,
+      quota: this.quota,
+    });
   }
 
-  /** Makes sure a push calendar has a current channel (not due for renewal); opens one if not. */
+  /**
+   * Does the calendar's channel work now if it is due (a new calendar is due at once); otherwise
+   * says what stands: its current channel, or 'busy' while another renewer holds it.
+   */
   async ensureChannel(calendarId: string): Promise<EnsureResult> {
-    const result = await this.claims.withClaim(calendarId, () => this.ensureClaimed(calendarId));
-    return result ?? { outcome: 'busy' };
+    const now = new Date(this.now());
+    const work = await this.schedule.claim(now, calendarId);
+    if (work) return this.work(work);
+    if (await this.schedule.holder(calendarId, now)) return { outcome: 'busy' };
+    if (!(await this.exists(calendarId))) {
+      await this.retireCalendarChannels(calendarId, 'calendar removed');
+      return { outcome: 'skipped', reason: 'calendar not found' };
+    }
+    const current = await this.newestActive(calendarId);
+    if (current) return { outcome: 'current', channelId: current._id, expiration: current.expiration ?? null };
+    return { outcome: 'skipped', reason: 'no channel work due' };
   }
 
-  /** One renewal pass over the fleet (the cron job and `npm run renew-channels`). */
-  async renewDue(concurrency = 8): Promise<RenewalReport> {
+  /**
+   * One renewal pass (the cron job and `npm run renew-channels`): reads due calendars in batches of
+   * 100 (one indexed read each) and claims them one by one with the lease (`concurrency` at once)
+   * until none is due or `maxCalendars` were claimed, then stops superseded channels. Reads no list of the fleet, so replicas and the script running at once share the work
+   * and each due calendar is worked on once.
+   */
+  async renewDue(pass: RenewalPassOptions = {}): Promise<RenewalReport> {
     const report: RenewalReport = {
       candidates: 0,
       renewed: 0,
       created: 0,
-      busy: 0,
       alreadyCurrent: 0,
       switchedToPolling: 0,
       failed: [],
@@ -104,26 +150,41 @@ export class ChannelService {
       abandonedPending: 0,
     };
     report.abandonedPending = await settleStalePending(this.Channel, this.now(), this.pendingGraceMs);
-    const candidates = await renewalCandidates(this.Channel, this.Calendar, this.now(), this.opts.renewLeadSeconds);
-    report.candidates = candidates.length;
-    await mapPool(candidates, concurrency, async (calendarId) => {
-      let r: EnsureResult;
-      try {
-        r = await this.ensureChannel(calendarId);
-      } catch (err) {
-        r = { outcome: 'failed', error: (err as Error).message };
-      }
-      const renewed = r.outcome === 'opened' && r.replaced.length > 0;
-      this.opts.onRenewalOutcome?.(r.outcome === 'opened' ? (renewed ? 'renewed' : 'created') : r.outcome);
-      if (r.outcome === 'opened' && renewed) report.renewed++;
-      else if (r.outcome === 'opened') report.created++;
-      else if (r.outcome === 'busy') report.busy++;
-      else if (r.outcome === 'current') report.alreadyCurrent++;
-      else if (r.outcome === 'polling') report.switchedToPolling++;
-      else if (r.outcome === 'failed') report.failed.push({ calendarId, error: r.error });
-    });
+    const max = pass.maxCalendars ?? Infinity;
+    const concurrency = pass.concurrency ?? 8;
+    // Calendars claimed in this pass: one due again already (a failure with a short back-off) is
+    // left for the next pass rather than retried in a loop.
+    const seen = new Set<string>();
+    while (report.candidates < max) {
+      const batch = (await this.schedule.dueIds(new Date(this.now()), Math.min(DUE_BATCH, max - report.candidates))).filter((id) => !seen.has(id));
+      if (batch.length === 0) break;
+      // Replicas read the same due calendars: each starts at a different point to collide less.
+      const offset = Math.floor(Math.random() * batch.length);
+      const queue = [...batch.slice(offset), ...batch.slice(0, offset)];
+      const worker = async (): Promise<void> => {
+        for (let id = queue.shift(); id !== undefined && report.candidates < max; id = queue.shift()) {
+          seen.add(id);
+          // Claimed by someone else (or no longer due) since the read: theirs.
+          const work = await this.schedule.claim(new Date(this.now()), id);
+          if (!work) continue;
+          report.candidates++;
+          this.record(report, work.calendarId, await this.work(work).catch((err: unknown): EnsureResult => ({ outcome: 'failed', error: (err as Error).message })));
+        }
+      };
+      await Promise.all(Array.from({ length: concurrency }, worker));
+    }
     report.stops = await this.stopper.stopSuperseded();
     return report;
+  }
+
+  private record(report: RenewalReport, calendarId: string, r: EnsureResult): void {
+    const renewed = r.outcome === 'opened' && r.replaced.length > 0;
+    this.opts.onRenewalOutcome?.(r.outcome === 'opened' ? (renewed ? 'renewed' : 'created') : r.outcome);
+    if (r.outcome === 'opened' && renewed) report.renewed++;
+    else if (r.outcome === 'opened') report.created++;
+    else if (r.outcome === 'current') report.alreadyCurrent++;
+    else if (r.outcome === 'polling') report.switchedToPolling++;
+    else if (r.outcome === 'failed') report.failed.push({ calendarId, error: r.error });
   }
 
   /** Calendar removal (or polling): every live channel is superseded, then stopped at Google. */
@@ -131,7 +192,7 @@ export class ChannelService {
     if (!Types.ObjectId.isValid(calendarId)) return { stopped: 0, failed: 0 };
     await this.Channel.updateMany(
       { calendarId: new Types.ObjectId(calendarId), status: { $in: ['active', 'pending'] } },
-      { $set: { status: 'superseded', supersededAt: new Date(this.now()), endReason: reason } },
+      { $set: supersededFields(new Date(this.now()), reason) },
     );
     return this.stopper.stopSuperseded({ calendarId: new Types.ObjectId(calendarId) });
   }
@@ -141,34 +202,55 @@ export class ChannelService {
     return this.stopper.stopSuperseded(filter);
   }
 
-  // ---- under the calendar claim -------------------------------------------------------------
+  // ---- under the calendar's channel lease ---------------------------------------------------
 
-  private async ensureClaimed(calendarId: string): Promise<EnsureResult> {
-    const calendar = Types.ObjectId.isValid(calendarId)
-      ? await this.Calendar.findById(calendarId).select({ mode: 1 }).lean()
-      : null;
-    if (!calendar) {
-      await this.retireCalendarChannels(calendarId, 'calendar removed');
-      return { outcome: 'skipped', reason: 'calendar not found' };
+  /** Does the claimed work and releases the lease with the calendar's next due time. */
+  private async work(work: ClaimedChannelWork): Promise<EnsureResult> {
+    let result: EnsureResult;
+    try {
+      result = await this.ensureClaimed(work);
+    } catch (err) {
+      await this.schedule.failed(work, new Date(this.now())).catch(() => undefined);
+      throw err;
     }
-    if (calendar.mode !== 'push') {
-      await this.retireCalendarChannels(calendarId, 'calendar is polled');
-      return { outcome: 'skipped', reason: 'calendar is polled' };
-    }
-    const active = await this.Channel.find({ calendarId: calendar._id, status: 'active' })
-      .sort({ createdAt: -1, _id: -1 })
-      .lean();
-    const renewAfter = this.now() + this.opts.renewLeadSeconds * 1000;
-    const current = active.find((c) => !c.expiration || c.expiration.getTime() > renewAfter);
-    if (current) {
-      await this.settle(calendarId);
-      return { outcome: 'current', channelId: current._id, expiration: current.expiration ?? null };
-    }
-    return this.open(calendarId);
+    if (result.outcome === 'failed') await this.schedule.failed(work, new Date(this.now()));
+    return result;
   }
 
-  private async open(calendarId: string): Promise<EnsureResult> {
+  private async ensureClaimed(work: ClaimedChannelWork): Promise<EnsureResult> {
+    const { calendarId } = work;
+    // The claim read the mode; a calendar removed since is caught when the lease is released.
+    if (work.mode !== 'push') {
+      await this.retireCalendarChannels(calendarId, 'calendar is polled');
+      await this.schedule.never(work);
+      return { outcome: 'skipped', reason: 'calendar is polled' };
+    }
+    const now = this.now();
+    const live = await this.Channel.find({ calendarId: new Types.ObjectId(calendarId), status: { $in: ['active', 'pending'] } })
+      .sort({ createdAt: -1, _id: -1 })
+      .select({ status: 1, expiration: 1, createdAt: 1 })
+      .lean();
+    const renewAfter = now + this.opts.renewLeadSeconds * 1000;
+    const current = live.find((c) => c.status === 'active' && (!c.expiration || c.expiration.getTime() > renewAfter));
+    if (current) {
+      await this.settle(calendarId);
+      await this.schedule.current(work, current.expiration ?? null, new Date(now));
+      return { outcome: 'current', channelId: current._id, expiration: current.expiration ?? null };
+    }
+    // A watch that got no answer may still be live at Google: wait for its confirmation (or for the
+    // grace period, after which the pass settles it) rather than open a second one.
+    const awaiting = live.find((c) => c.status === 'pending' && c.createdAt.getTime() >= now - this.pendingGraceMs);
+    if (awaiting) {
+      await this.schedule.later(work, new Date(awaiting.createdAt.getTime() + this.pendingGraceMs));
+      return { outcome: 'skipped', reason: 'a watch is awaiting confirmation' };
+    }
+    return this.open(work);
+  }
+
+  private async open(work: ClaimedChannelWork): Promise<EnsureResult> {
+    const { calendarId } = work;
     const { client, googleCalendarId, accountId } = await this.opts.clients.forCalendar(calendarId);
+    await this.quota.acquire(accountId, PRIORITY.renewal);
     const { id, token, tokenHash } = newChannelSecrets();
     // Saved before the watch call: Google's first `sync` ping may arrive before watch returns.
     await this.Channel.create({ _id: id, calendarId, accountId, googleCalendarId, tokenHash, status: 'pending' });
@@ -183,7 +265,7 @@ export class ChannelService {
       );
       data = res.data;
     } catch (err) {
-      return this.watchFailed(calendarId, id, err);
+      return this.watchFailed(work, id, err);
     }
     const expiration = data.expiration ? new Date(Number(data.expiration)) : null;
     await this.Channel.updateOne(
@@ -200,12 +282,16 @@ export class ChannelService {
     );
     this.opts.log.info({ calendarId, channelId: id, expiration }, 'watch channel opened');
     const replaced = await this.settle(calendarId);
-    // The calendar may have been removed while we were opening: do not leave the new channel behind.
-    if (!(await this.Calendar.exists({ _id: calendarId }))) await this.retireCalendarChannels(calendarId, 'calendar removed');
+    // The release fails if the calendar was removed while we were opening: do not leave the new
+    // channel behind. (It also fails if our lease ran out; then the calendar still exists.)
+    if (!(await this.schedule.current(work, expiration, new Date(this.now()))) && !(await this.exists(calendarId))) {
+      await this.retireCalendarChannels(calendarId, 'calendar removed');
+    }
     return { outcome: 'opened', channelId: id, expiration, replaced };
   }
 
-  private async watchFailed(calendarId: string, channelId: string, err: unknown): Promise<EnsureResult> {
+  private async watchFailed(work: ClaimedChannelWork, channelId: string, err: unknown): Promise<EnsureResult> {
+    const { calendarId } = work;
     const { kind, error } = classifyWatchFailure(err);
     const now = new Date(this.now());
     if (kind === 'uncertain') {
@@ -225,6 +311,7 @@ export class ChannelService {
     await this.Calendar.updateOne({ _id: calendarId }, { $set: { mode: 'polling', modeReason: reason } });
     // A refused renewal leaves the old channel delivering until it expires; polling replaces it now.
     await this.retireCalendarChannels(calendarId, 'calendar is polled');
+    await this.schedule.never(work);
     this.opts.log.warn({ calendarId, error: error.message }, 'watch refused; calendar falls back to polling');
     return { outcome: 'polling', reason };
   }
@@ -243,9 +330,20 @@ export class ChannelService {
     if (!keep || older.length === 0) return [];
     await this.Channel.updateMany(
       { _id: { $in: older }, status: 'active' },
-      { $set: { status: 'superseded', supersededAt: new Date(this.now()), supersededBy: keep, endReason: 'renewed' } },
+      { $set: { ...supersededFields(new Date(this.now()), 'renewed'), supersededBy: keep } },
     );
     for (const id of older) await this.stopper.stop(id);
     return older;
+  }
+
+  private async newestActive(calendarId: string): Promise<{ _id: string; expiration?: Date | null } | null> {
+    return this.Channel.findOne({ calendarId: new Types.ObjectId(calendarId), status: 'active' })
+      .sort({ createdAt: -1, _id: -1 })
+      .select({ _id: 1, expiration: 1 })
+      .lean();
+  }
+
+  private async exists(calendarId: string): Promise<boolean> {
+    return Types.ObjectId.isValid(calendarId) && (await this.Calendar.exists({ _id: calendarId })) !== null;
   }
 }

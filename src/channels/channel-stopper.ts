@@ -1,5 +1,8 @@
 import type { CalendarClients } from '../accounts/calendar-clients.js';
 import { classifyGoogleError } from '../google/google-errors.js';
+import { Lease, type Held } from '../leases/lease.js';
+import { unlimitedQuota, type QuotaGate } from '../quota/quota-gate.js';
+import { NEVER, PRIORITY } from '../sync/priority.js';
 import type { ChannelModel } from './channel-model.js';
 import { stopMeansGone } from './watch-refusal.js';
 
@@ -15,66 +18,108 @@ export interface StopSummary {
   failed: number;
 }
 
+export const STOP_LEASE_FIELDS = { until: 'stopNotBefore', owner: 'stopHeldBy', epoch: 'stopEpoch' } as const;
+
 /** How long one stopper holds a channel before another may try (covers one channels.stop call). */
-const STOP_CLAIM_MS = 60_000;
+const STOP_LEASE_MS = 60_000;
+/** Channels claimed per stop sweep at most; what is left waits for the next sweep. */
+const MAX_STOPS_PER_SWEEP = 5_000;
+
+type Claimed = { _id: string; accountId: { toHexString(): string }; resourceId?: string | null; stopNotBefore?: Date | null };
 
 /**
- * Stops superseded channels at Google. A channel is claimed first (short lease on the document), so
- * two renewers never both call channels.stop for it. Success, or 404/410 ("already gone"), marks it
- * stopped; any other failure leaves it superseded with `stopAttempts` / `lastStopError`, for the
- * next pass to retry: no channel is forgotten while Google may still deliver on it.
+ * Stops superseded channels at Google. A channel is claimed first with the stop lease on its
+ * document, so two stoppers never both call channels.stop for it. Success, or 404/410 ("already
+ * gone"), marks it stopped; any other failure leaves it superseded with `stopAttempts` /
+ * `lastStopError`, claimable again at once (retried by every sweep): no channel is forgotten while
+ * Google may still deliver on it.
  */
 export class ChannelStopper {
-  constructor(
-    private readonly deps: { Channel: ChannelModel; clients: CalendarClients; log: ChannelLog; now: () => number; timeoutMs: number },
-  ) {}
+  private readonly lease: Lease;
 
-  /** Stops every superseded channel matching `filter` (all by default). */
+  constructor(
+    private readonly deps: {
+      Channel: ChannelModel;
+      clients: CalendarClients;
+      log: ChannelLog;
+      now: () => number;
+      timeoutMs: number;
+      owner: string;
+      quota?: QuotaGate;
+    },
+  ) {
+    this.lease = new Lease(deps.Channel, STOP_LEASE_FIELDS);
+  }
+
+  /**
+   * Stops the superseded channels matching `filter` (all by default) that wait for a stop, one claim
+   * at a time, never reading them all. Each channel is tried at most once per sweep: meeting one
+   * again (its stop failed earlier in this sweep) ends the sweep.
+   */
   async stopSuperseded(filter: Record<string, unknown> = {}): Promise<StopSummary> {
-    const ids = (await this.deps.Channel.find({ ...filter, status: 'superseded' }).distinct('_id')) as string[];
     const summary: StopSummary = { stopped: 0, failed: 0 };
-    for (const id of ids) {
-      const r = await this.stop(id);
+    const tried = new Set<string>();
+    while (tried.size < MAX_STOPS_PER_SWEEP) {
+      const claimed = await this.claim({ ...filter, status: 'superseded' }, { stopNotBefore: 1 });
+      if (!claimed) break;
+      if (tried.has(claimed.doc._id)) {
+        // Hand it back as it was: the next sweep retries it.
+        await this.lease.release(claimed.held, { until: claimed.doc.stopNotBefore ?? new Date(this.deps.now()) });
+        break;
+      }
+      tried.add(claimed.doc._id);
+      const r = await this.stopClaimed(claimed.doc, claimed.held);
       if (r === 'stopped') summary.stopped++;
-      else if (r === 'failed') summary.failed++;
+      else summary.failed++;
     }
     return summary;
   }
 
   /** 'busy' when the channel is not superseded any more or another stopper holds it. */
   async stop(channelId: string): Promise<'stopped' | 'failed' | 'busy'> {
-    const { Channel } = this.deps;
-    const now = this.deps.now();
-    const channel = await Channel.findOneAndUpdate(
-      { _id: channelId, status: 'superseded', $or: [{ stopClaimUntil: null }, { stopClaimUntil: { $lt: new Date(now) } }] },
-      { $set: { stopClaimUntil: new Date(now + STOP_CLAIM_MS) } },
-      { returnDocument: 'after' },
-    ).lean();
-    if (!channel) return 'busy';
+    const claimed = await this.claim({ _id: channelId, status: 'superseded' });
+    if (!claimed) return 'busy';
+    return this.stopClaimed(claimed.doc, claimed.held);
+  }
+
+  private claim(filter: Record<string, unknown>, sort?: Record<string, 1>): Promise<{ doc: Claimed; held: Held } | null> {
+    return this.lease.claim<Claimed>(filter, {
+      owner: this.deps.owner,
+      leaseMs: STOP_LEASE_MS,
+      now: new Date(this.deps.now()),
+      sort,
+      projection: { accountId: 1, resourceId: 1, stopNotBefore: 1 },
+    });
+  }
+
+  private async stopClaimed(channel: Claimed, held: Held): Promise<'stopped' | 'failed'> {
+    const channelId = channel._id;
     if (!channel.resourceId) {
-      await this.markStopped(channelId, 'never confirmed by Google: nothing to stop');
+      await this.markStopped(held, 'never confirmed by Google: nothing to stop');
       return 'stopped';
     }
     try {
-      const client = await this.deps.clients.forAccount(channel.accountId.toHexString());
+      const accountId = channel.accountId.toHexString();
+      await (this.deps.quota ?? unlimitedQuota).acquire(accountId, PRIORITY.renewal);
+      const client = await this.deps.clients.forAccount(accountId);
       await client.channels.stop({ requestBody: { id: channelId, resourceId: channel.resourceId } }, { timeout: this.deps.timeoutMs });
     } catch (err) {
       if (stopMeansGone(err)) {
-        await this.markStopped(channelId, 'already gone at Google');
+        await this.markStopped(held, 'already gone at Google');
         return 'stopped';
       }
       const message = classifyGoogleError(err).message;
-      await Channel.updateOne({ _id: channelId }, { $inc: { stopAttempts: 1 }, $set: { lastStopError: message, stopClaimUntil: null } });
+      await this.lease.release(held, { inc: { stopAttempts: 1 }, set: { lastStopError: message }, until: new Date(this.deps.now()) });
       this.deps.log.warn({ channelId, error: message }, 'channels.stop failed; will retry');
       return 'failed';
     }
-    await this.markStopped(channelId, null);
+    await this.markStopped(held, null);
     return 'stopped';
   }
 
-  private async markStopped(channelId: string, note: string | null): Promise<void> {
-    const set: Record<string, unknown> = { status: 'stopped', stoppedAt: new Date(this.deps.now()), stopClaimUntil: null };
+  private async markStopped(held: Held, note: string | null): Promise<void> {
+    const set: Record<string, unknown> = { status: 'stopped', stoppedAt: new Date(this.deps.now()) };
     if (note) set.endReason = note;
-    await this.deps.Channel.updateOne({ _id: channelId, status: { $ne: 'stopped' } }, { $set: set });
+    await this.lease.release(held, { set, until: NEVER });
   }
 }

@@ -52,6 +52,13 @@ const calendarSchema = new Schema(
     syncHeldBy: { type: String, default: null },
     syncEpoch: { type: Number, default: 0 },
     consecutiveFailures: { type: Number, default: 0 },
+    // Channel work (open / renew / retire the watch channel; src/channels/channel-schedule.ts owns every write).
+    /** The channel lease (src/leases/lease.ts): the channel needs a look when ≤ now; NEVER for polled calendars. */
+    channelCheckAt: { type: Date, default: () => new Date(0) },
+    channelHeldBy: { type: String, default: null },
+    channelEpoch: { type: Number, default: 0 },
+    /** Channel work failures in a row (the back-off before the next attempt grows with it). */
+    channelFailures: { type: Number, default: 0 },
 
     lastError: {
       type: new Schema({ code: String, message: String, at: Date }, { _id: false }),
@@ -74,6 +81,8 @@ calendarSchema.index({ priority: 1, dueAt: 1 });
 calendarSchema.index({ state: 1, syncNotBefore: 1 });
 // Admin and dashboard lists: one page of one state, in registration order.
 calendarSchema.index({ state: 1, _id: 1 });
+// The channel claim: a range on the first field, sorted in its order.
+calendarSchema.index({ channelCheckAt: 1 });
 
 export type CalendarRecord = InferSchemaType<typeof calendarSchema>;
 export type CalendarDoc = HydratedDocument<CalendarRecord>;

@@ -183,24 +183,36 @@ t.test('a watch that gets no answer stays pending, then the sweep closes it and 
   t.equal((await h.activeChannels(id)).length, 1);
 });
 
-t.test('a push calendar that lost its channel gets a new one on the next pass', async (t) => {
+t.test('a due push calendar without a live channel gets a new one on the next pass', async (t) => {
   const h = await startPushHarness(t, { name: 'ch-lost', sync: 'recording' });
   const [id] = await registerMany(h, 'lost', 1);
+  // The channel is gone and the calendar's channel work is due (as after a failed attempt's back-off).
   await channelModel(h.conn).updateMany({ calendarId: id }, { $set: { status: 'stopped' } });
+  await calendarModel(h.conn).updateOne({ _id: id }, { $set: { channelCheckAt: new Date(h.now()) } });
   const report = await service(h).renewDue();
   t.equal(report.created, 1);
   t.equal((await h.activeChannels(id!)).length, 1);
 });
 
-t.test('a calendar claimed by another renewer is left to it, and a claim whose holder died is taken over', async (t) => {
+t.test('a calendar claimed by another renewer is left to it, and a lease whose holder died is taken over', async (t) => {
   const h = await startPushHarness(t, { name: 'ch-claim', sync: 'recording' });
   const [id] = await registerMany(h, 'claim', 1);
-  await h.conn.db!.collection('channel_claims').insertOne({ _id: id as never, owner: 'crashed', expiresAt: new Date(h.now() + 30 * HOUR) });
+  // A renewer claimed the calendar (lease for 30 h) and died.
+  await calendarModel(h.conn).updateOne({ _id: id }, { $set: { channelHeldBy: 'crashed', channelCheckAt: new Date(h.now() + 30 * HOUR) }, $inc: { channelEpoch: 1 } });
   h.advance(25 * HOUR);
+  const watches = watchCalls(h);
   const blocked = await service(h).renewDue();
-  t.equal(blocked.busy, 1);
+  t.equal(blocked.candidates, 0, 'a held calendar is not claimed');
   t.equal(blocked.renewed, 0);
+  t.equal(watchCalls(h), watches);
+  t.same(await service(h).ensureChannel(id!), { outcome: 'busy' });
   h.advance(6 * HOUR);
   const taken = await service(h).renewDue();
-  t.equal(taken.renewed, 1, 'the expired claim is reclaimed');
+  t.equal(taken.renewed, 1, 'the expired lease is taken over');
+  t.equal(watchCalls(h) - watches, 1);
+  const cal = await calendarModel(h.conn).findById(id).lean();
+  t.not(cal?.channelHeldBy, 'crashed');
+  t.equal(cal?.channelHeldBy, null, 'released after the work');
+  const [channel] = await h.activeChannels(id!);
+  t.equal(cal?.channelCheckAt?.getTime(), channel!.expiration!.getTime() - h.config.channels.renewLeadSeconds * 1000, 'next due when the new channel enters the renewal lead');
 });

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import { channelModel } from '../../src/channels/channel-model.js';
+import { calendarModel } from '../../src/models/calendar.js';
 import { startPushHarness, type PushHarness } from '../helpers/push-harness.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -54,6 +55,8 @@ t.test('the renewal script run twice at once renews each channel exactly once, a
   const h = await startPushHarness(t, { name: 'renew-script', sync: 'recording' });
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push(await h.registerCalendar(`script-${i}@group.calendar.google.com`));
+  // Due by their stored time, as a server configured with the script's 3-day lead would have left them.
+  await calendarModel(h.conn).updateMany({ _id: { $in: ids } }, { $set: { channelCheckAt: new Date(h.now()) } });
   const oldIds = h.emu.channels().map((c) => c.id);
   const watches = h.emu.stats()['events.watch'] ?? 0;
 
@@ -72,7 +75,9 @@ t.test('the renewal script run twice at once renews each channel exactly once, a
 
 t.test('the renewal script exits 1 with a one-line reason when a calendar cannot get a channel', async (t) => {
   const h = await startPushHarness(t, { name: 'renew-script-fail', sync: 'recording' });
-  await h.registerCalendar('fail@group.calendar.google.com');
+  const id = await h.registerCalendar('fail@group.calendar.google.com');
+  // Due now (its channel is inside the script's lead).
+  await calendarModel(h.conn).updateOne({ _id: id }, { $set: { channelCheckAt: new Date(h.now()) } });
   h.emu.addFault({ method: 'events.watch', status: 401, reason: 'authError', count: 5 });
   const r = await runScript(scriptEnv(h));
   t.equal(r.code, 1);
