@@ -70,6 +70,8 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     conn,
     ...config.quota,
     metrics: prometheusQuotaMetrics(metrics),
+    // Built by every script too: only a started server creates the indexes.
+    deferIndexes: true,
   });
   const engine = new SyncEngine({
     models,
@@ -125,6 +127,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     resync,
     async startWorkers() {
       await migrateSyncState(conn, models);
+      await quota.init();
       engine.start();
     },
     startCron() {
