@@ -74,14 +74,14 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
   const clients = createCalendarClients({ conn, accounts, build: overrides.buildClient ?? googleClientBuilder(config.google) });
 
   // One budget for every replica and for sync and channel calls alike: the counters live in the
-  // shared database.
-  const quota: QuotaGate =
-    overrides.quota ??
-    new QuotaGovernor({
-      conn,
-      ...config.quota,
-      metrics: prometheusQuotaMetrics(metrics),
-    });
+  // shared database. Built by every script too: only a started server creates its indexes.
+  const governor = new QuotaGovernor({
+    conn,
+    ...config.quota,
+    metrics: prometheusQuotaMetrics(metrics),
+    deferIndexes: true,
+  });
+  const quota: QuotaGate = overrides.quota ?? governor;
   const engine = new SyncEngine({
     models,
     quota,
@@ -144,6 +144,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     async startWorkers() {
       await migrateSyncState(conn, models);
       await migrateChannels();
+      await governor.init();
       engine.start();
     },
     startCron() {

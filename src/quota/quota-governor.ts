@@ -19,6 +19,8 @@ export interface QuotaGovernorOptions {
   random?: () => number;
   /** Collection holding the slices' counters (one document per scope, key and slice, expiring). */
   collection?: string;
+  /** Leave index creation to `init()` (the server awaits it at start; scripts never touch the database for it). */
+  deferIndexes?: boolean;
 }
 
 /**
@@ -96,6 +98,7 @@ export class QuotaGovernor implements QuotaGate {
         points: budget,
         // Each call passes its slice's remaining time instead; this is only the library's default.
         duration: this.sliceMs / 1000,
+        disableIndexesCreation: opts.deferIndexes === true,
       });
       return { name, limiter, budget };
     };
@@ -104,6 +107,11 @@ export class QuotaGovernor implements QuotaGate {
     this.metrics = opts.metrics;
     this.sleep = opts.sleep ?? realSleep;
     this.random = opts.random ?? Math.random;
+  }
+
+  /** Creates the counters' indexes (unique key, expiry); both scopes share one collection. */
+  async init(): Promise<void> {
+    await (this.account.limiter as RateLimiterMongo).createIndexes();
   }
 
   async acquire(accountId: string, priority: Priority, signal?: AbortSignal): Promise<void> {
