@@ -79,7 +79,7 @@ async function oneRun(dbBaseUri: string, calendars: number, stale: number, repli
         priority: IDLE_PRIORITY,
         dueAt: NEVER,
       }));
-      await Calendar.insertMany(docs, { lean: true });
+      await Calendar.insertMany(docs);
     }
     const insertMs = Date.now() - t0;
     const staleIds = (await Calendar.find({}, { _id: 1, googleCalendarId: 1 }).sort({ _id: 1 }).limit(stale).lean()).map((c) => {
