@@ -12,19 +12,25 @@ import { renderMarkdown, type BenchResults } from './lib/report.js';
 import { runApiCalls } from './scenarios/api-calls.js';
 import { runBurst } from './scenarios/burst.js';
 import { runDashboard } from './scenarios/dashboard.js';
+import { runFleet } from './scenarios/fleet.js';
+import { runFleetPings } from './scenarios/fleet-pings.js';
+import { runIngest } from './scenarios/ingest.js';
 import { runLatency } from './scenarios/latency.js';
 import { runMemory } from './scenarios/memory.js';
 
 const HELP = `usage: npm run bench -- [options]
   --quick                 small sizes, < 1 min (smoke check); does not touch docs/ unless --docs
   --scale X               multiply the sizes (events per calendar, memory events, latency changes, burst pings) by X
-  --only LIST             comma-separated subset of: api,latency,memory,burst,dashboard
+  --only LIST             comma-separated subset of: api,latency,memory,burst,dashboard,fleet,fleet-pings,ingest
   --calendars N --events N --rounds N --changes N      scenario 1 (API calls)
   --latency-changes N --spacing-ms N                    scenario 2 (latency): the stream, run with pacing off and with the default
   --isolated-changes N --isolated-spacing-ms N          scenario 2: isolated changes with the default pacing (not scaled)
   --memory-events N                                     scenario 3 (memory)
   --burst-pings N                                       scenario 4 (burst)
   --dashboard-calendars N --dashboard-runs N            scenario 5 (dashboard over a large fleet; not scaled)
+  --fleet-sizes N,N --fleet-stale N                     scenario 6 (fleet: safety net, 1 vs 3 replicas)
+  --fleet-ping-calendars N                              scenario 7 (changed at once, 3 replicas)
+  --ingest-seconds N                                    scenario 8 (ping ingestion, per load run)
   --docs / --no-docs      force / skip regenerating docs/benchmarks.md`;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,6 +53,10 @@ const { values: a } = parseArgs({
     'burst-pings': { type: 'string' },
     'dashboard-calendars': { type: 'string' },
     'dashboard-runs': { type: 'string' },
+    'fleet-sizes': { type: 'string' },
+    'fleet-stale': { type: 'string' },
+    'fleet-ping-calendars': { type: 'string' },
+    'ingest-seconds': { type: 'string' },
     docs: { type: 'boolean' },
     'no-docs': { type: 'boolean' },
     help: { type: 'boolean', default: false },
@@ -66,8 +76,8 @@ const num = (name: string, v: string | undefined, fallback: number): number => {
 const scale = num('scale', a.scale, 1);
 const sized = (n: number) => Math.max(1, Math.round(n * scale));
 const d = a.quick
-  ? { calendars: 3, events: 500, rounds: 2, changes: 5, latencyChanges: 30, spacingMs: 100, latencyInitial: 100, isolatedChanges: 5, isolatedSpacingMs: 1_500, memoryEvents: 5_000, burst: 50, dashboardCalendars: 1_000, dashboardRuns: 2_000 }
-  : { calendars: 10, events: 2_000, rounds: 3, changes: 5, latencyChanges: 200, spacingMs: 150, latencyInitial: 500, isolatedChanges: 20, isolatedSpacingMs: 1_500, memoryEvents: 20_000, burst: 200, dashboardCalendars: 10_000, dashboardRuns: 20_000 };
+  ? { calendars: 3, events: 500, rounds: 2, changes: 5, latencyChanges: 30, spacingMs: 100, latencyInitial: 100, isolatedChanges: 5, isolatedSpacingMs: 1_500, memoryEvents: 5_000, burst: 50, dashboardCalendars: 1_000, dashboardRuns: 2_000, fleetSizes: [50, 200], fleetStale: 20, tickEverySec: 5, fleetPingCalendars: 10, ingestSec: 2 }
+  : { calendars: 10, events: 2_000, rounds: 3, changes: 5, latencyChanges: 200, spacingMs: 150, latencyInitial: 500, isolatedChanges: 20, isolatedSpacingMs: 1_500, memoryEvents: 20_000, burst: 200, dashboardCalendars: 10_000, dashboardRuns: 20_000, fleetSizes: [1_000, 10_000], fleetStale: 1_000, tickEverySec: 10, fleetPingCalendars: 100, ingestSec: 8 };
 const int = (name: string, v: string | undefined, fallback: number) => Math.round(num(name, v, fallback));
 const sizes = {
   api: {
@@ -90,8 +100,16 @@ const sizes = {
     syncRuns: int('dashboard-runs', a['dashboard-runs'], d.dashboardRuns),
     repeats: a.quick ? 3 : 5,
   },
+  fleet: {
+    sizes: a['fleet-sizes'] ? a['fleet-sizes'].split(',').map((v) => int('fleet-sizes', v, 1)) : d.fleetSizes,
+    stale: int('fleet-stale', a['fleet-stale'], d.fleetStale),
+    replicas: [1, 3],
+    tickEverySec: d.tickEverySec,
+  },
+  fleetPings: { calendars: int('fleet-ping-calendars', a['fleet-ping-calendars'], d.fleetPingCalendars), replicas: 3 },
+  ingest: { durationSec: int('ingest-seconds', a['ingest-seconds'], d.ingestSec), connections: 10 },
 };
-const ALL = ['api', 'latency', 'memory', 'burst', 'dashboard'] as const;
+const ALL = ['api', 'latency', 'memory', 'burst', 'dashboard', 'fleet', 'fleet-pings', 'ingest'] as const;
 const only = new Set(a.only ? a.only.split(',').map((s) => s.trim()) : ALL);
 for (const s of only) if (!(ALL as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario "${s}" (${ALL.join(', ')})`);
 const writeDocs = a['no-docs'] ? false : (a.docs ?? !a.quick);
@@ -148,6 +166,9 @@ try {
     ['memory', async () => void (results.scenarios.memory = await runMemory(db.uri, sizes.memory, log))],
     ['burst', async () => void (results.scenarios.burst = await runBurst(db.uri, sizes.burst, log))],
     ['dashboard', async () => void (results.scenarios.dashboard = await runDashboard(db.uri, sizes.dashboard, log))],
+    ['fleet', async () => void (results.scenarios.fleet = await runFleet(db.uri, sizes.fleet, log))],
+    ['fleet-pings', async () => void (results.scenarios.fleetPings = await runFleetPings(db.uri, sizes.fleetPings, log))],
+    ['ingest', async () => void (results.scenarios.ingest = await runIngest(db.uri, sizes.ingest, log))],
   ];
   for (const [name, run] of scenarios) {
     if (!only.has(name)) continue;

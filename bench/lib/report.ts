@@ -2,6 +2,9 @@
 import type { ApiCallsResult } from '../scenarios/api-calls.js';
 import type { BurstResult } from '../scenarios/burst.js';
 import type { DashboardResult } from '../scenarios/dashboard.js';
+import type { FleetPingsResult } from '../scenarios/fleet-pings.js';
+import type { FleetResult } from '../scenarios/fleet.js';
+import type { IngestResult } from '../scenarios/ingest.js';
 import type { LatencyResult } from '../scenarios/latency.js';
 import type { MemoryResult } from '../scenarios/memory.js';
 import { fmtInt, fmtMiB, fmtMs, fmtPct, table } from './stats.js';
@@ -18,7 +21,16 @@ export interface BenchResults {
   database: { kind: string; note: string };
   /** The dated JSON file this run wrote (latest.json / latest-quick.json is a copy). */
   resultsFile: string;
-  scenarios: { apiCalls?: ApiCallsResult; latency?: LatencyResult; memory?: MemoryResult; burst?: BurstResult; dashboard?: DashboardResult };
+  scenarios: {
+    apiCalls?: ApiCallsResult;
+    latency?: LatencyResult;
+    memory?: MemoryResult;
+    burst?: BurstResult;
+    dashboard?: DashboardResult;
+    fleet?: FleetResult;
+    fleetPings?: FleetPingsResult;
+    ingest?: IngestResult;
+  };
   errors: Record<string, string>;
 }
 
@@ -48,6 +60,9 @@ export function renderMarkdown(r: BenchResults): string {
   if (r.scenarios.memory) out.push(...memorySection(r.scenarios.memory));
   if (r.scenarios.burst) out.push(...burstSection(r.scenarios.burst));
   if (r.scenarios.dashboard) out.push(...dashboardSection(r.scenarios.dashboard));
+  if (r.scenarios.fleet) out.push(...fleetSection(r.scenarios.fleet));
+  if (r.scenarios.fleetPings) out.push(...fleetPingsSection(r.scenarios.fleetPings));
+  if (r.scenarios.ingest) out.push(...ingestSection(r.scenarios.ingest));
   out.push(...notesSection(r));
   out.push(
     '## Running it',
@@ -55,7 +70,7 @@ export function renderMarkdown(r: BenchResults): string {
     '```sh',
     'npm run bench                 # default sizes (a few minutes); writes bench/results/ and this file',
     'npm run bench -- --quick      # smoke check (< 1 min); writes bench/results/ only (add --docs to update this file)',
-    'npm run bench -- --scale 2    # twice the events everywhere; --only api,latency,memory,burst,dashboard; --help for every knob',
+    'npm run bench -- --scale 2    # twice the events everywhere; --only api,latency,memory,burst,dashboard,fleet,fleet-pings,ingest; --help for every knob',
     '```',
     '',
     'The database is provisioned like the tests do (`MONGODB_URI` if set, else the local SecantusDB) and stopped at the end.',
@@ -293,6 +308,81 @@ function burstSection(b: BurstResult): string[] {
     '',
     '- A failed delivery here would mostly be the webhook\'s per-source rate limit (WEBHOOK_RATE_LIMIT_PER_SOURCE, 600/min by default): every ping of the ' +
       'bench comes from 127.0.0.1, while Google\'s come from many addresses.',
+    '',
+  ];
+}
+
+const list = (v: number[], f: (x: number) => string) => v.map(f).join(' / ');
+const mibText = (v: number) => `${v.toFixed(1)}`;
+
+function fleetSection(f: FleetResult): string[] {
+  const o = f.options;
+  return [
+    '## 5. Safety net over a fleet, one replica vs three',
+    '',
+    `Fleets of ${o.sizes.map(fmtInt).join(' and ')} calendars inserted directly into the database (one account, registered long ago, channels and tokens implied, ` +
+      `all synced a minute before), of which ${fmtInt(o.stale)} are then backdated two hours (pings lost): only those exist in the emulator, since only they are synced ` +
+      '(with no stored token, each costs one full events.list of an empty calendar). ' +
+      `Replicas are child processes running \`src/server.ts\` (\`node --import tsx\`) with the real cron (${Object.entries(f.env).map(([k, v]) => `${k}="${v}"`).join(', ')}), ` +
+      'so every replica runs the safety net at the same second, as the production cron does; the renewal job is pushed out of the run. ' +
+      'Tick time is the cron\'s own "cron job finished" duration on each replica; "all synced" runs from the tick until no calendar has a request left and every stale one ' +
+      'has a newer `lastSyncedAt` (it includes the safety net\'s own jitter, up to 60 s with the default RESYNC_STALE_MINUTES). RSS is `/proc/<pid>/status` of each replica: ' +
+      'VmRSS once idle before the tick and after the cycle, VmHWM (peak) after.',
+    '',
+    table(
+      ['calendars', 'stale', 'replicas', 'marked (per replica)', 'events.list calls', 'calls / stale calendar', 'tick time per replica', 'all synced after', 'synced twice', 'RSS before (MiB)', 'RSS after (MiB)', 'peak RSS (MiB)'],
+      f.runs.map((r) => [
+        fmtInt(r.calendars),
+        fmtInt(r.stale),
+        r.replicas,
+        `${fmtInt(r.marked)} (${r.markedPerReplica.join(' + ')})`,
+        fmtInt(r.eventsListCalls),
+        r.callsPerStaleCalendar.toFixed(2),
+        list(r.tickMs, fmtMs),
+        `${fmtMs(r.allSyncedMs)}${r.allSynced ? '' : ' (not all)'}`,
+        r.syncedTwice,
+        list(r.rssBeforeMiB, mibText),
+        list(r.rssAfterMiB, mibText),
+        list(r.rssPeakMiB, mibText),
+      ]),
+    ),
+    '',
+  ];
+}
+
+function fleetPingsSection(p: FleetPingsResult): string[] {
+  return [
+    '## 6. Many calendars changed at once, through pings to three replicas',
+    '',
+    `${p.options.calendars} calendars registered through the admin API behind a round-robin balancer in front of ${p.options.replicas} child-process replicas ` +
+      `(\`src/server.ts\`, production defaults, cron off; registration and first syncs took ${fmtMs(p.registerMs)}). Then one write per calendar in the emulator, all at once, ` +
+      'each queuing a real ping to the balancer. Latency: from just before the write until a query of the mirror (every 50 ms, all pending events in one query) sees the new etag.',
+    '',
+    table(
+      ['changes', 'reached the mirror', 'p50', 'p99', 'max', 'mean', 'events.list calls', 'pings per replica'],
+      [[p.options.calendars, p.reached, fmtMs(p.latency.p50), fmtMs(p.latency.p99), fmtMs(p.latency.max), fmtMs(p.latency.mean), p.eventsListCalls, p.pingsPerReplica.join(' / ')]],
+    ),
+    '',
+  ];
+}
+
+function ingestSection(g: IngestResult): string[] {
+  return [
+    '## 7. Ping ingestion',
+    '',
+    `One server (\`buildApp\` in this process, sync engine running, cron off; ${Object.entries(g.env).map(([k, v]) => `${k}=${v}`).join(', ')} so the load generator on loopback is not ` +
+      'rate limited) and, against the same database, a bare Fastify route and a Fastify route doing the database work of a verified ping (read the channel by id, ' +
+      'the message-number conditional update, the sync request as one findOneAndUpdate on the calendar). ' +
+      `Load: autocannon in this process, ${g.options.connections} connections, ${g.options.durationSec} s per run, one run after the other. ` +
+      '"Rising" gives each ping a higher message number (every ping asks for a sync); "repeated" sends an already seen number (no sync request). ' +
+      'Syncs during run: sync passes of the pinged calendar recorded in `sync_runs` that finished during the run.',
+    '',
+    table(
+      ['target', 'message numbers', 'req/s', 'requests', 'p50 latency', 'p99 latency', 'syncs during run', 'events.list calls'],
+      g.rows.map((r) => [r.name, r.messageNumbers, fmtInt(r.reqPerSec), fmtInt(r.requests), `${r.latencyP50Ms} ms`, `${r.latencyP99Ms} ms`, r.syncsDuringRun ?? 'n/a', r.eventsListCalls]),
+    ),
+    '',
+    `- Webhook ÷ db route: **${g.ratio.rising.toFixed(2)}** with rising numbers, **${g.ratio.repeated.toFixed(2)}** with a repeated number.`,
     '',
   ];
 }

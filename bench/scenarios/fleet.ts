@@ -1,0 +1,153 @@
+// Scenario "fleet": the safety net over a large fleet, one replica vs three, each a child process
+// running the real cron. Calendars are inserted directly (registered long ago, with channels and
+// tokens implied); only the stale subset exists in the emulator, since only it is synced.
+import { Types } from 'mongoose';
+import { startEmulator } from '../../src/emulator/index.js';
+import { IDLE_PRIORITY, NEVER } from '../../src/sync/priority.js';
+import { startReplicaFleet, type ChildReplica, type LogLine } from '../lib/replicas.js';
+import { openBenchDb, sleepMs, waitFor } from '../lib/setup.js';
+import { round } from '../lib/stats.js';
+
+export interface FleetOptions {
+  /** Fleet sizes (calendars in the database). */
+  sizes: number[];
+  /** Stale calendars in each fleet (the ones the safety net must sync). */
+  stale: number;
+  replicas: number[];
+  /** Seconds between cron ticks (a seconds-resolution node-cron expression). */
+  tickEverySec: number;
+}
+
+export interface FleetRun {
+  calendars: number;
+  stale: number;
+  replicas: number;
+  /** Calendars the measured tick marked, summed over replicas, and per replica. */
+  marked: number;
+  markedPerReplica: number[];
+  /** runSafetyNet wall time per replica (the cron's own "cron job finished" ms). */
+  tickMs: number[];
+  eventsListCalls: number;
+  callsPerStaleCalendar: number;
+  /** From the tick until no calendar has a request left and every stale one has synced. */
+  allSyncedMs: number;
+  allSynced: boolean;
+  /** Calendars synced more than once by this cycle (should be 0). */
+  syncedTwice: number;
+  /** Per replica, MiB: VmRSS once idle before the tick, VmRSS after the cycle, VmHWM (peak) after. */
+  rssBeforeMiB: number[];
+  rssAfterMiB: number[];
+  rssPeakMiB: number[];
+  insertMs: number;
+}
+
+export interface FleetResult {
+  options: FleetOptions;
+  env: Record<string, string>;
+  runs: FleetRun[];
+}
+
+// The measured tick is the one after the stale subset is backdated; the renewal job is pushed out of
+// the run (its own schedule every 10 minutes would otherwise try to renew every implied channel).
+const FLEET_ENV = (tickEverySec: number) => ({
+  CRON_ENABLED: 'true',
+  CRON_RESYNC_SCHEDULE: `*/${tickEverySec} * * * * *`,
+  CRON_RENEW_SCHEDULE: '0 0 1 1 *',
+});
+
+const mib = (v: number) => round(v, 1);
+
+async function oneRun(dbBaseUri: string, calendars: number, stale: number, replicaCount: number, o: FleetOptions, log: (m: string) => void): Promise<FleetRun> {
+  const emu = await startEmulator();
+  const db = await openBenchDb(dbBaseUri, `fleet_${calendars}_${replicaCount}`);
+  const fleet = await startReplicaFleet({ emu, dbUri: db.uri, env: FLEET_ENV(o.tickEverySec) });
+  try {
+    for (let i = 0; i < replicaCount; i++) await fleet.spawn();
+    const accountId = new Types.ObjectId(await fleet.accountId());
+    const { Calendar } = db.models;
+
+    // Every calendar synced a minute ago: not stale, nothing due.
+    const t0 = Date.now();
+    const recently = new Date(Date.now() - 60_000);
+    const batch = 2_000;
+    for (let from = 0; from < calendars; from += batch) {
+      const docs = Array.from({ length: Math.min(batch, calendars - from) }, (_, j) => ({
+        accountId,
+        googleCalendarId: `fleet-${from + j}@group.calendar.google.com`,
+        state: 'idle',
+        lastSyncedAt: recently,
+        priority: IDLE_PRIORITY,
+        dueAt: NEVER,
+      }));
+      await Calendar.insertMany(docs);
+    }
+    const insertMs = Date.now() - t0;
+    const staleIds = (await Calendar.find({}, { _id: 1, googleCalendarId: 1 }).sort({ _id: 1 }).limit(stale).lean()).map((c) => {
+      emu.createCalendar(c.googleCalendarId);
+      return c._id;
+    });
+    log(`fleet ${calendars}×${replicaCount}: ${calendars} calendars inserted in ${insertMs} ms`);
+
+    // Backdate the stale subset right after a tick, so the next tick (on every replica at once) is the measured one.
+    const period = o.tickEverySec * 1000;
+    const untilTick = () => period - (Date.now() % period);
+    if (untilTick() < period - 1500) await sleepMs(untilTick() + 500);
+    const rssBefore = await Promise.all(fleet.replicas.map((r) => r.memory()));
+    const logsBefore = fleet.replicas.map((r) => r.logs.length);
+    await Calendar.updateMany({ _id: { $in: staleIds } }, { $set: { lastSyncedAt: new Date(Date.now() - 2 * 3_600_000) } });
+    if (untilTick() < 1000) throw new Error('backdating the stale calendars did not finish before the next tick');
+    const tickAt = Date.now() + untilTick();
+    const callsBefore = emu.stats()['events.list'] ?? 0;
+
+    // The measured tick's "cron job finished" record on each replica.
+    const tickRecord = (r: ChildReplica, i: number): LogLine | undefined =>
+      r.logs.slice(logsBefore[i]).find((l) => l.job === 'resync' && l.msg === 'cron job finished');
+    const ticked = await waitFor(async () => fleet.replicas.every((r, i) => tickRecord(r, i) !== undefined), period + 120_000, 100);
+    if (!ticked) throw new Error('the resync cron did not finish on every replica');
+    const records = fleet.replicas.map((r, i) => tickRecord(r, i)!);
+    const markedPerReplica = records.map((l) => (l.result as { marked?: { stale?: number } } | undefined)?.marked?.stale ?? 0);
+    const marked = markedPerReplica.reduce((a, b) => a + b, 0);
+    log(`fleet ${calendars}×${replicaCount}: tick marked ${markedPerReplica.join(' + ')} in ${records.map((l) => l.ms).join(' / ')} ms`);
+
+    const cycleDone = async () =>
+      (await Calendar.countDocuments({ priority: { $lt: IDLE_PRIORITY } })) === 0 &&
+      (await Calendar.countDocuments({ _id: { $in: staleIds }, lastSyncedAt: { $lt: new Date(tickAt) } })) === 0;
+    const allSynced = await waitFor(cycleDone, 900_000, 250);
+    const allSyncedMs = Date.now() - tickAt;
+    // Let in-flight work settle, then count: a second sync of a calendar would show up here.
+    await sleepMs(2_000);
+    const eventsListCalls = (emu.stats()['events.list'] ?? 0) - callsBefore;
+    const syncedTwice = await Calendar.countDocuments({ _id: { $in: staleIds }, 'counters.full': { $gt: 1 } });
+    const after = await Promise.all(fleet.replicas.map((r) => r.memory()));
+    log(`fleet ${calendars}×${replicaCount}: ${eventsListCalls} events.list for ${stale} stale, all synced ${allSynced} after ${allSyncedMs} ms`);
+    return {
+      calendars,
+      stale,
+      replicas: replicaCount,
+      marked,
+      markedPerReplica,
+      tickMs: records.map((l) => l.ms ?? NaN),
+      eventsListCalls,
+      callsPerStaleCalendar: round(eventsListCalls / stale, 2),
+      allSyncedMs,
+      allSynced,
+      syncedTwice,
+      rssBeforeMiB: rssBefore.map((m) => mib(m.rssMiB)),
+      rssAfterMiB: after.map((m) => mib(m.rssMiB)),
+      rssPeakMiB: after.map((m) => mib(m.hwmMiB)),
+      insertMs,
+    };
+  } finally {
+    await fleet.close();
+    await emu.close();
+    await db.drop();
+  }
+}
+
+export async function runFleet(dbBaseUri: string, o: FleetOptions, log: (m: string) => void): Promise<FleetResult> {
+  const runs: FleetRun[] = [];
+  for (const calendars of o.sizes) {
+    for (const replicas of o.replicas) runs.push(await oneRun(dbBaseUri, calendars, Math.min(o.stale, calendars), replicas, o, log));
+  }
+  return { options: o, env: FLEET_ENV(o.tickEverySec), runs };
+}
