@@ -15,6 +15,8 @@ import { evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
 import { runSafetyNet } from './cron/safety-net.js';
 import { migrateSyncState } from './sync/migrate-sync-state.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
+import { ConnectSessions } from './connect/connect-session.js';
+import { GoogleConnect } from './connect/google-connect.js';
 
 export interface ServiceOverrides {
   /** Replace how API clients are built (tests point them at the emulator with their own credentials). */
@@ -36,6 +38,8 @@ export interface Services {
   registry: CalendarRegistry;
   views: CalendarViews;
   receiver: PingReceiver;
+  /** Connecting accounts through consent; undefined while no OAuth client is configured. */
+  connect: GoogleConnect | undefined;
   alerts(): Promise<Alert[]>;
   /** One renewal pass (the cron job and `npm run renew-channels`). */
   renewChannels(): ReturnType<ChannelService['renewDue']>;
@@ -88,6 +92,16 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
   const views = new CalendarViews(conn, { renewLeadSeconds: config.channels.renewLeadSeconds, now });
   const receiver = new PingReceiver(new PingVerifier(conn, now), engine);
 
+  const oauthConfigured = config.google.clientId !== '' && config.google.clientSecret !== '';
+  const connect = oauthConfigured
+    ? new GoogleConnect(
+        { ...config.connect, clientId: config.google.clientId, clientSecret: config.google.clientSecret, tokenUrl: config.google.oauthTokenUrl },
+        new ConnectSessions(conn, config.encryptionKey, now),
+        accounts,
+        async (c) => clients.forget?.(c.accountId),
+      )
+    : undefined;
+
   const renewChannels = () => channels.renewDue();
   const resync = () =>
     runSafetyNet({
@@ -111,6 +125,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     registry,
     views,
     receiver,
+    connect,
     alerts: async () => evaluateAlerts(await summarizeLastHour(SyncRun)),
     renewChannels,
     resync,
