@@ -106,7 +106,7 @@ export const connectRoutes: FastifyPluginAsync<ConnectRoutesOptions> = async (ap
       const c = await opts.connect.finish({ ...q, nonce: cookieValue(req) });
       req.log.info({ accountId: c.accountId, created: c.created, restored: c.restored }, 'google account connected');
       const what = c.created ? 'is now connected' : c.restored ? 'is connected again' : 'was already connected; its access was refreshed';
-      return page(reply, 200, 'Account connected', `The Google account ${c.email ?? ''} ${what}. Its calendars are being discovered and mirrored.`, 'connected');
+      return page(reply, 200, 'Account connected', `The Google account ${c.email ?? ''} ${what}. Its calendars can now be registered for mirroring.`, 'connected');
     } catch (err) {
       if (!(err instanceof ConnectError)) throw err;
       req.log.info({ failure: err.failure }, 'google connect refused');
