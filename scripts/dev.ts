@@ -42,6 +42,7 @@ const config = loadConfig({
   ENCRYPTION_KEY: process.env.ENCRYPTION_KEY ?? randomBytes(32).toString('base64'),
   GOOGLE_API_ROOT_URL: emulator.url,
   GOOGLE_OAUTH_TOKEN_URL: emulator.tokenUrl,
+  GOOGLE_OAUTH_AUTH_URL: emulator.authUrl,
   GOOGLE_CLIENT_ID: 'calsync-dev',
   GOOGLE_CLIENT_SECRET: 'calsync-dev-secret',
 });
@@ -81,6 +82,9 @@ const admin = async (method: string, path: string, body?: unknown) => {
 const account = await admin('POST', '/admin/accounts', { refreshToken: DEMO_REFRESH_TOKEN, label: 'demo' });
 const calendar = await admin('POST', '/admin/calendars', { accountId: account.id, googleCalendarId: DEMO_CALENDAR });
 const calendarId = String(calendar.id);
+// A Google user for the consent flow: the emulator consents as this user at once.
+emulator.addUser('demo@example.com');
+const connectLink = await admin('POST', '/admin/connect-links', { ttlSeconds: 86_400 });
 
 say(`database:   ${db.uri} (${db.kind})`);
 say(`emulator:   ${emulator.url}  (control API: ${emulator.url}/emulator/stats)`);
@@ -88,6 +92,7 @@ say(`server:     ${base}  (/healthz /readyz /metrics)`);
 say(`dashboard:  ${base}/dashboard  (user: anything, password: the admin token)`);
 say(`admin:      curl -H 'Authorization: Bearer ${adminToken}' ${base}/admin/calendars/${calendarId}`);
 say(`mirror:     curl -H 'Authorization: Bearer ${adminToken}' '${base}/admin/calendars/${calendarId}/events?limit=20'`);
+say(`connect:    ${String(connectLink.url)}  (open in a browser: consent → account connected; valid 24 h)`);
 say(`every ${CHANGE_EVERY_MS / 1000}s the demo changes an event in the emulator; watch it reach the mirror. Ctrl-C stops.`);
 
 /** Waits until the mirror holds the event at this etag (or without it, for a deletion). */

@@ -13,6 +13,8 @@ import { metricsRoutes } from './http/metrics.js';
 import { webhookRoutes } from './http/webhook.js';
 import { adminRoutes } from './http/admin/index.js';
 import { dashboardRoutes } from './http/dashboard/index.js';
+import { connectRoutes } from './http/connect.js';
+import { linkKey } from './connect/connect-link.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -80,6 +82,14 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     conn,
   });
   await app.register(dashboardRoutes, { adminToken: config.adminToken, services });
+  await app.register(connectRoutes, {
+    adminToken: config.adminToken,
+    linkKey: linkKey(config.connect.linkSecret),
+    publicBaseUrl: config.publicBaseUrl,
+    connect: services.connect,
+    secureCookie: config.connect.redirectUrl.startsWith('https:'),
+    now: opts.overrides?.now,
+  });
   app.setNotFoundHandler(notFoundHandler({ adminToken: config.adminToken, webhookMetrics: services.webhookMetrics }));
   return app;
 }

@@ -20,6 +20,8 @@ import type { QuotaGate } from './quota/quota-gate.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
 import { QuotaGovernor } from './quota/quota-governor.js';
 import { prometheusQuotaMetrics } from './quota/quota-metrics.js';
+import { ConnectSessions } from './connect/connect-session.js';
+import { GoogleConnect } from './connect/google-connect.js';
 
 export interface ServiceOverrides {
   /** Replace how API clients are built (tests point them at the emulator with their own credentials). */
@@ -46,6 +48,8 @@ export interface Services {
   registry: CalendarRegistry;
   views: CalendarViews;
   receiver: PingReceiver;
+  /** Connecting accounts through consent; undefined while no OAuth client is configured. */
+  connect: GoogleConnect | undefined;
   alerts(): Promise<Alert[]>;
   /** One renewal pass (`npm run renew-channels`: until no calendar is due; the cron job passes a bound). */
   renewChannels(pass?: Parameters<ChannelService['renewDue']>[0]): ReturnType<ChannelService['renewDue']>;
@@ -109,6 +113,16 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
   const views = new CalendarViews(conn, { renewLeadSeconds: config.channels.renewLeadSeconds, now });
   const receiver = new PingReceiver(new PingVerifier(conn, now), engine);
 
+  const oauthConfigured = config.google.clientId !== '' && config.google.clientSecret !== '';
+  const connect = oauthConfigured
+    ? new GoogleConnect(
+        { ...config.connect, clientId: config.google.clientId, clientSecret: config.google.clientSecret, tokenUrl: config.google.oauthTokenUrl },
+        new ConnectSessions(conn, new KeyRing(config.encryptionKeys), now),
+        accounts,
+        async (c) => clients.forget?.(c.accountId),
+      )
+    : undefined;
+
   // Documents from before channel scheduling get their due times first (once per database).
   let channelMigration: Promise<boolean> | null = null;
   const migrateChannels = () => (channelMigration ??= migrateChannelSchedule(conn, models, config.channels.renewLeadSeconds));
@@ -138,6 +152,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     registry,
     views,
     receiver,
+    connect,
     alerts: async () => evaluateAlerts(await summarizeLastHour(SyncRun)),
     renewChannels,
     resync,

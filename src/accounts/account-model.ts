@@ -17,9 +17,19 @@ export interface SealedCredentialsRecord {
   ciphertext: Buffer;
 }
 
+export const ACCOUNT_STATUSES = ['active', 'reauth_required'] as const;
+export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
+
 export interface AccountRecord {
   kind: AccountKind;
   label: string | null;
+  /** The Google user id (`sub`) of an account connected through consent: one account per Google user. */
+  googleSub: string | null;
+  email: string | null;
+  /** reauth_required: Google refused the refresh token (invalid_grant); channels stopped, mirror kept. */
+  status: AccountStatus;
+  statusReason: string | null;
+  statusChangedAt: Date | null;
   sealedCredentials: SealedCredentialsRecord;
   createdAt: Date;
   updatedAt: Date;
@@ -40,10 +50,18 @@ const accountSchema = new Schema<AccountRecord>(
   {
     kind: { type: String, enum: ACCOUNT_KINDS, required: true },
     label: { type: String, default: null },
+    googleSub: { type: String, default: null },
+    email: { type: String, default: null },
+    status: { type: String, enum: ACCOUNT_STATUSES, default: 'active' },
+    statusReason: { type: String, default: null },
+    statusChangedAt: { type: Date, default: null },
     sealedCredentials: { type: sealedSchema, required: true, select: false },
   },
   { timestamps: true, collection: 'accounts' },
 );
+
+// Same Google user = same account, enforced by the database even when two consents race.
+accountSchema.index({ googleSub: 1 }, { unique: true, partialFilterExpression: { googleSub: { $type: 'string' } } });
 
 const build = (conn: Connection) => conn.model('Account', accountSchema);
 export type AccountModel = ReturnType<typeof build>;

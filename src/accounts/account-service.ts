@@ -1,7 +1,7 @@
 import { Types, type Connection } from 'mongoose';
 import { KeyRing } from '../crypto/key-ring.js';
 import type { SealedSecret } from '../crypto/secret-box.js';
-import { accountModel, type AccountModel, type SealedCredentialsRecord } from './account-model.js';
+import { accountModel, type AccountModel, type AccountStatus, type SealedCredentialsRecord } from './account-model.js';
 import { openCredentials, sealCredentials, type AccountCredentials } from './credentials.js';
 
 export class AccountNotFoundError extends Error {
@@ -16,6 +16,9 @@ export interface AccountSummary {
   id: string;
   kind: AccountCredentials['kind'];
   label: string | null;
+  email: string | null;
+  status: AccountStatus;
+  statusReason: string | null;
   createdAt: Date;
 }
 
@@ -56,6 +59,53 @@ export class AccountService {
     return { id: _id.toHexString() };
   }
 
+  /**
+   * Creates the account of a Google user who consented, or, when that user is already known (same
+   * `sub`), replaces its refresh token and makes it active again: a reconnect restores the same
+   * account, so its calendars and mirror carry on.
+   */
+  async connectGoogleUser(user: { sub: string; email: string | null; refreshToken: string }): Promise<{ id: string; created: boolean; restored: boolean }> {
+    const credentials: AccountCredentials = { kind: 'oauth', refreshToken: user.refreshToken };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const existing = await this.Account.findOne({ googleSub: user.sub }).select({ _id: 1, status: 1 }).lean();
+      if (existing) {
+        const id = existing._id.toHexString();
+        await this.Account.updateOne(
+          { _id: existing._id },
+          {
+            $set: {
+              kind: 'oauth', email: user.email, status: 'active', statusReason: null, statusChangedAt: new Date(),
+              sealedCredentials: sealCredentials(this.keys, id, credentials),
+            },
+          },
+        );
+        return { id, created: false, restored: existing.status === 'reauth_required' };
+      }
+      const _id = new Types.ObjectId();
+      try {
+        await this.Account.create({
+          _id, kind: 'oauth', label: user.email, googleSub: user.sub, email: user.email,
+          sealedCredentials: sealCredentials(this.keys, _id.toHexString(), credentials),
+        });
+        return { id: _id.toHexString(), created: true, restored: false };
+      } catch (err) {
+        // Another consent of the same user won the race: update that account instead.
+        if ((err as { code?: unknown }).code !== 11000) throw err;
+      }
+    }
+    throw new Error('could not record the connected account');
+  }
+
+  /** Google refused the account's refresh token. True when this call changed the status. */
+  async markReauthRequired(accountId: string, reason: string): Promise<boolean> {
+    if (!Types.ObjectId.isValid(accountId)) return false;
+    const res = await this.Account.updateOne(
+      { _id: accountId, status: { $ne: 'reauth_required' } },
+      { $set: { status: 'reauth_required', statusReason: reason, statusChangedAt: new Date() } },
+    );
+    return res.modifiedCount === 1;
+  }
+
   async exists(accountId: string): Promise<boolean> {
     if (!Types.ObjectId.isValid(accountId)) return false;
     return (await this.Account.exists({ _id: accountId })) !== null;
@@ -63,7 +113,10 @@ export class AccountService {
 
   async list(): Promise<AccountSummary[]> {
     const docs = await this.Account.find().sort({ _id: 1 }).lean();
-    return docs.map((d) => ({ id: d._id.toHexString(), kind: d.kind, label: d.label ?? null, createdAt: d.createdAt }));
+    return docs.map((d) => ({
+      id: d._id.toHexString(), kind: d.kind, label: d.label ?? null, email: d.email ?? null,
+      status: d.status ?? 'active', statusReason: d.statusReason ?? null, createdAt: d.createdAt,
+    }));
   }
 
   /** Opens the account's credentials. Throws AccountNotFoundError, or SecretBoxError for a wrong key. */

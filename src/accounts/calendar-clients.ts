@@ -40,12 +40,14 @@ export interface CalendarClients {
   forAccount(accountId: string): Promise<calendar_v3.Calendar>;
   /** The client for the account that owns a registered calendar, plus its Google calendar id. */
   forCalendar(calendarId: string): Promise<{ client: calendar_v3.Calendar; googleCalendarId: string; accountId: string }>;
+  /** Drops the cached client after the account's credentials changed (a reconnect). */
+  forget?(accountId: string): void;
 }
 
 /**
  * Decrypts an account's credentials on first use and keeps one client per account, so the OAuth
- * client's cached access token is reused instead of refreshed on every call. Credentials cannot be
- * changed through the API, so the cache never goes stale.
+ * client's cached access token is reused instead of refreshed on every call. A reconnect replaces
+ * the credentials and calls forget(), so the next call opens the new ones.
  */
 export function createCalendarClients(deps: { conn: Connection; accounts: AccountService; build: CalendarClientBuilder }): CalendarClients {
   const Calendar: CalendarModel = calendarModel(deps.conn);
@@ -64,6 +66,7 @@ export function createCalendarClients(deps: { conn: Connection; accounts: Accoun
 
   return {
     forAccount,
+    forget: (accountId) => void cache.delete(accountId),
     async forCalendar(calendarId) {
       if (!Types.ObjectId.isValid(calendarId)) throw new CalendarNotFoundError(calendarId);
       const cal = await Calendar.findById(calendarId).select({ accountId: 1, googleCalendarId: 1 }).lean();

@@ -9,6 +9,9 @@ import { hasVariety, isBearerToken, isGoogleApiHost, isProxyAddress, parseBaseUr
 
 const GOOGLE_API_ROOT = 'https://www.googleapis.com/';
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+const GOOGLE_AUTH_URL = 'https://accounts.google.com/o/oauth2/v2/auth';
+/** Read-only calendar access; openid + email give the Google user id that identifies the account. */
+const DEFAULT_CONNECT_SCOPES = 'openid email https://www.googleapis.com/auth/calendar.readonly';
 
 const bool = (fallback: boolean) =>
   z
@@ -111,6 +114,12 @@ const schema = z
     GOOGLE_OAUTH_TOKEN_URL: httpUrl('must be an http(s) URL').optional().default(GOOGLE_TOKEN_URL),
     GOOGLE_CLIENT_ID: z.string().trim().optional().default(''),
     GOOGLE_CLIENT_SECRET: z.string().trim().optional().default(''),
+    GOOGLE_OAUTH_AUTH_URL: httpUrl('must be an http(s) URL').optional().default(GOOGLE_AUTH_URL),
+    GOOGLE_OAUTH_REDIRECT_URL: httpUrl('must be an http(s) URL (where Google sends the browser back: PUBLIC_BASE_URL/connect/google/callback)').optional(),
+    GOOGLE_OAUTH_SCOPES: z.string().trim().optional().default(DEFAULT_CONNECT_SCOPES)
+      .transform((v) => v.split(/[\s,]+/).filter(Boolean))
+      .refine((list) => list.length > 0, 'must list at least one scope'),
+    CONNECT_LINK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     INCREMENTAL_SYNC_ENABLED: bool(true),
     CRON_ENABLED: bool(true),
     LOG_LEVEL: z
@@ -166,6 +175,8 @@ export interface Config {
   encryptionKeys: Buffer[];
   google: { apiRootUrl: string; oauthTokenUrl: string; clientId: string; clientSecret: string };
   logLevel: Env['LOG_LEVEL'];
+  /** Connecting accounts through Google's consent screen (GET /connect/google). */
+  connect: { authUrl: string; redirectUrl: string; scopes: string[]; linkSecret: string };
   cronEnabled: boolean;
   cron: { renewSchedule: string; resyncSchedule: string; resyncStaleMinutes: number; pollMinutes: number };
   /** Google calls per minute the fleet allows itself (below Google's 600 per user, 10,000 per project). */
@@ -274,6 +285,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       clientSecret: e.GOOGLE_CLIENT_SECRET,
     },
     logLevel: e.LOG_LEVEL,
+    connect: {
+      authUrl: e.GOOGLE_OAUTH_AUTH_URL,
+      redirectUrl: e.GOOGLE_OAUTH_REDIRECT_URL ?? `${e.PUBLIC_BASE_URL.replace(/\/+$/, '')}/connect/google/callback`,
+      scopes: e.GOOGLE_OAUTH_SCOPES,
+      // Without a dedicated secret, links are signed with a key derived from ADMIN_TOKEN (see connect-link.ts).
+      linkSecret: e.CONNECT_LINK_SECRET ?? e.ADMIN_TOKEN,
+    },
     cronEnabled: e.CRON_ENABLED,
     cron: {
       renewSchedule: e.CRON_RENEW_SCHEDULE,

@@ -11,6 +11,7 @@ import type { HistoryLimits, PagingSettings } from './listing.js';
 import type { FaultRule } from './faults.js';
 import type { CallRecord } from './call-log.js';
 import { userLabel, type QuotaSettings } from './quota.js';
+import type { AccessRole } from './identity.js';
 
 export interface EmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -76,6 +77,18 @@ export interface Emulator {
   clearQuota(): void;
   /** Calls made at or after `since` (emulator clock, ms), oldest first. */
   calls(since?: number): CallRecord[];
+  // ---- Google users (authorization endpoint, calendarList) ----
+  /** `url + '/o/oauth2/v2/auth'`: the authorization endpoint (automatic consent). */
+  authUrl: string;
+  /** Creates a Google user (returns its `sub`); the first user consents unless setConsent says otherwise. */
+  addUser(email: string, opts?: { sub?: string }): string;
+  /** Adds a calendar (created if new) to the user's calendar list; pings its calendarList channels. */
+  shareCalendar(sub: string, calendarId: string, opts?: { accessRole?: AccessRole; primary?: boolean; summary?: string }): void;
+  unshareCalendar(sub: string, calendarId: string): void;
+  /** Who consents next, and whether consent is denied. */
+  setConsent(opts: { user?: string; deny?: boolean }): void;
+  /** Revokes every refresh token the user granted; returns how many. */
+  revokeUser(sub: string): number;
 }
 
 function hostForUrl(host: string): string {
@@ -127,6 +140,18 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     setQuota: (q = {}) => state.quota.set(q),
     clearQuota: () => state.quota.off(),
     calls: (since) => state.callLog.since(since),
+    authUrl: `${url}/o/oauth2/v2/auth`,
+    addUser: (email, o) => state.identity.addUser(email, o?.sub).sub,
+    shareCalendar: (sub, cal, o = {}) => {
+      state.store.createCalendar(cal, { summary: o.summary });
+      state.identity.share(sub, cal, o);
+    },
+    unshareCalendar: (sub, cal) => void state.identity.unshare(sub, cal),
+    setConsent: (o) => {
+      if (o.user !== undefined) state.identity.consentingUser = o.user;
+      if (o.deny !== undefined) state.identity.denyConsent = o.deny;
+    },
+    revokeUser: (sub) => state.identity.revokeUser(sub),
   };
 }
 

@@ -8,6 +8,9 @@ import { channelRoutes } from './routes/channels.js';
 import { controlRoutes } from './routes/control.js';
 import { eventRoutes } from './routes/events.js';
 import { oauthRoutes } from './routes/oauth.js';
+import { authorizeRoutes } from './routes/authorize.js';
+import { calendarListRoutes } from './routes/calendar-list.js';
+import { identityControlRoutes } from './routes/identity-control.js';
 import type { EmulatorState } from './state.js';
 
 export function buildEmulatorApp(state: EmulatorState, opts: { logger?: boolean } = {}): FastifyInstance {
@@ -52,5 +55,8 @@ export function buildEmulatorApp(state: EmulatorState, opts: { logger?: boolean 
   channelRoutes(app, state);
   oauthRoutes(app, state);
   controlRoutes(app, state);
+  authorizeRoutes(app, state);
+  calendarListRoutes(app, state);
+  identityControlRoutes(app, state);
   return app;
 }

@@ -5,6 +5,8 @@ import { Auth } from './auth.js';
 import { CallLog, type CallRecord } from './call-log.js';
 import { Channels } from './channels.js';
 import { Faults } from './faults.js';
+import { calendarListKey } from './calendar-list.js';
+import { Identity } from './identity.js';
 import { DEFAULT_HISTORY_LIMITS, type HistoryLimits, type PagingSettings } from './listing.js';
 import { PingDispatcher, type PingSettings } from './push.js';
 import { Quota } from './quota.js';
@@ -21,6 +23,7 @@ export class EmulatorState {
   readonly now: () => number;
   readonly store: Store;
   readonly auth: Auth;
+  readonly identity: Identity;
   readonly faults = new Faults();
   readonly channels: Channels;
   readonly pings: PingDispatcher;
@@ -43,6 +46,7 @@ export class EmulatorState {
     this.quota = new Quota(this.now);
     this.pings = new PingDispatcher(this.channels, opts.pings);
     this.store.onChange = (calendarId) => this.pings.changed(calendarId);
+    this.identity = new Identity(this.auth, this.now, (sub) => this.pings.changed(calendarListKey(sub)));
   }
 
   /** Counts a call and opens its log record; `request` is the raw request it answers. */
@@ -66,6 +70,7 @@ export class EmulatorState {
   reset(): void {
     this.store.reset();
     this.auth.reset();
+    this.identity.reset();
     this.faults.clear();
     this.channels.reset();
     this.pings.reset(this.opts.pings);

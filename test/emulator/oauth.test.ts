@@ -23,7 +23,7 @@ t.test('an unknown refresh token fails with invalid_grant through googleapis', a
   t.equal(emu.stats()['events.list'], undefined, 'no API call was made');
 });
 
-t.test('the token endpoint answers the raw refresh-token grant and rejects other grants', async (t) => {
+t.test('the token endpoint answers the raw refresh-token grant, rejects unknown grants and unknown codes', async (t) => {
   const { emu } = await setup(t);
   const form = (o: Record<string, string>) => ({
     method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(o).toString(),
@@ -32,9 +32,12 @@ t.test('the token endpoint answers the raw refresh-token grant and rejects other
   t.equal(ok.status, 200);
   const body = (await ok.json()) as Record<string, unknown>;
   t.same(Object.keys(body).sort(), ['access_token', 'expires_in', 'scope', 'token_type']);
-  const other = await fetch(emu.tokenUrl, form({ grant_type: 'authorization_code', code: 'x' }));
+  const other = await fetch(emu.tokenUrl, form({ grant_type: 'password', username: 'x' }));
   t.equal(other.status, 400);
   t.match(await other.json(), { error: 'unsupported_grant_type' });
+  const unknownCode = await fetch(emu.tokenUrl, form({ grant_type: 'authorization_code', code: 'x', code_verifier: 'v', redirect_uri: 'http://localhost/cb' }));
+  t.equal(unknownCode.status, 400);
+  t.match(await unknownCode.json(), { error: 'invalid_grant' });
 });
 
 t.test('a call without a bearer token or with a bogus one answers Google\'s 401', async (t) => {

@@ -125,6 +125,7 @@ export async function startPushHarness(t: TestLike, opts: PushHarnessOptions): P
   const config = testConfig({
     GOOGLE_API_ROOT_URL: emu.url,
     GOOGLE_OAUTH_TOKEN_URL: emu.tokenUrl,
+    GOOGLE_OAUTH_AUTH_URL: emu.authUrl,
     PUBLIC_BASE_URL: baseUrl,
     ADMIN_TOKEN,
     SYNC_BACKOFF_BASE_MS: '1',

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { userLabel } from '../quota.js';
 import type { EmulatorState } from '../state.js';
+import { exchangeCode } from './authorize.js';
 
 const OAUTH_ERROR_BY_STATUS: Record<number, string> = { 400: 'invalid_request', 401: 'invalid_client', 403: 'access_denied', 429: 'rate_limit_exceeded' };
 
@@ -18,6 +19,7 @@ export function oauthRoutes(app: FastifyInstance, state: EmulatorState): void {
       });
     }
     const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
+    if (body.grant_type === 'authorization_code') return exchangeCode(state, body, reply);
     if (body.grant_type !== 'refresh_token') {
       return reply.code(400).send({ error: 'unsupported_grant_type', error_description: `Invalid grant_type: ${String(body.grant_type ?? '')}` });
     }
