@@ -69,6 +69,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     registry: services.registry,
     views: services.views,
     alerts: services.alerts,
+    changes: services.changeFeed,
   });
   await app.register(dashboardRoutes, { adminToken: config.adminToken, services });
   return app;

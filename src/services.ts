@@ -15,6 +15,8 @@ import { evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
 import { runSafetyNet } from './cron/safety-net.js';
 import { migrateSyncState } from './sync/migrate-sync-state.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
+import { ChangeFeed } from './changes/change-feed.js';
+import { ensureRetentionIndex } from './changes/retention.js';
 
 export interface ServiceOverrides {
   /** Replace how API clients are built (tests point them at the emulator with their own credentials). */
@@ -22,6 +24,8 @@ export interface ServiceOverrides {
   /** Engine knobs tests need (small pages, fast sleep, page hooks). */
   engine?: Partial<Pick<SyncEngineOptions, 'pageSize' | 'sleep' | 'random' | 'onPageStored' | 'now' | 'owner' | 'pollMs'>>;
   now?: () => number;
+  /** The change feed's clock (cursor expiry). */
+  changesNow?: () => Date;
 }
 
 export interface Services {
@@ -36,6 +40,7 @@ export interface Services {
   registry: CalendarRegistry;
   views: CalendarViews;
   receiver: PingReceiver;
+  changeFeed: ChangeFeed;
   alerts(): Promise<Alert[]>;
   /** One renewal pass (the cron job and `npm run renew-channels`). */
   renewChannels(): ReturnType<ChannelService['renewDue']>;
@@ -88,6 +93,8 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
   const views = new CalendarViews(conn, { renewLeadSeconds: config.channels.renewLeadSeconds, now });
   const receiver = new PingReceiver(new PingVerifier(conn, now), engine);
 
+  const changeFeed = new ChangeFeed(conn, { retentionMs: config.changes.retentionDays * 86_400_000, now: overrides.changesNow });
+
   const renewChannels = () => channels.renewDue();
   const resync = () =>
     runSafetyNet({
@@ -111,11 +118,13 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     registry,
     views,
     receiver,
+    changeFeed,
     alerts: async () => evaluateAlerts(await summarizeLastHour(SyncRun)),
     renewChannels,
     resync,
     async startWorkers() {
       await migrateSyncState(conn, models);
+      await ensureRetentionIndex(changeFeed.Change, config.changes.retentionDays * 86_400);
       engine.start();
     },
     startCron() {

@@ -6,6 +6,8 @@ import type { Alert } from '../../ops/alerts.js';
 import { accountRoutes } from './accounts.js';
 import { bearerAuth } from './auth.js';
 import { calendarRoutes } from './calendars.js';
+import { changeRoutes } from './changes.js';
+import type { ChangeFeed } from '../../changes/change-feed.js';
 import { statusRoutes } from './status.js';
 
 export interface AdminRoutesOptions {
@@ -15,6 +17,7 @@ export interface AdminRoutesOptions {
   registry: CalendarRegistry;
   views: CalendarViews;
   alerts?: () => Promise<Alert[]>;
+  changes?: ChangeFeed;
 }
 
 /** The admin API (DESIGN.md §5) under /admin, every route behind the bearer token. */
@@ -22,5 +25,6 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   app.addHook('onRequest', bearerAuth(opts.adminToken));
   await app.register(accountRoutes, { prefix: '/admin', accounts: opts.accounts, oauthClientConfigured: opts.oauthClientConfigured });
   await app.register(calendarRoutes, { prefix: '/admin', registry: opts.registry, views: opts.views });
+  if (opts.changes) await app.register(changeRoutes, { prefix: '/admin', feed: opts.changes });
   await app.register(statusRoutes, { prefix: '/admin', views: opts.views, ...(opts.alerts ? { alerts: opts.alerts } : {}) });
 };
