@@ -70,6 +70,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     views: services.views,
     alerts: services.alerts,
     changes: services.changeFeed,
+    subscriptions: services.subscriptions,
   });
   await app.register(dashboardRoutes, { adminToken: config.adminToken, services });
   return app;

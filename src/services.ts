@@ -17,6 +17,8 @@ import { migrateSyncState } from './sync/migrate-sync-state.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
 import { ChangeFeed } from './changes/change-feed.js';
 import { ensureRetentionIndex } from './changes/retention.js';
+import { SubscriptionService } from './subscriptions/subscription-service.js';
+import { DeliveryWorker, type DeliveryWorkerOptions } from './subscriptions/delivery-worker.js';
 
 export interface ServiceOverrides {
   /** Replace how API clients are built (tests point them at the emulator with their own credentials). */
@@ -26,6 +28,8 @@ export interface ServiceOverrides {
   now?: () => number;
   /** The change feed's clock (cursor expiry). */
   changesNow?: () => Date;
+  /** Delivery knobs tests need (clock, back-off, poll). */
+  deliveries?: Partial<Pick<DeliveryWorkerOptions, 'now' | 'backoffBaseMs' | 'pollMs' | 'idleMs' | 'random' | 'owner' | 'deliver'>>;
 }
 
 export interface Services {
@@ -41,6 +45,8 @@ export interface Services {
   views: CalendarViews;
   receiver: PingReceiver;
   changeFeed: ChangeFeed;
+  subscriptions: SubscriptionService;
+  deliveries: DeliveryWorker;
   alerts(): Promise<Alert[]>;
   /** One renewal pass (the cron job and `npm run renew-channels`). */
   renewChannels(): ReturnType<ChannelService['renewDue']>;
@@ -95,6 +101,21 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
 
   const changeFeed = new ChangeFeed(conn, { retentionMs: config.changes.retentionDays * 86_400_000, now: overrides.changesNow });
 
+  const policy = { allowLoopback: config.subscriptions.allowLoopback };
+  const subscriptions = new SubscriptionService(conn, { encryptionKey: config.encryptionKey, policy, now: overrides.deliveries?.now });
+  const deliveries = new DeliveryWorker({
+    conn,
+    subscriptions,
+    policy,
+    ...config.subscriptions,
+    logger: log,
+    onAttempt: (a) => {
+      metrics.deliveries.inc({ outcome: a.outcome });
+      if (a.outcome === 'delivered' && a.oldestSeenAt) metrics.deliveryDelay.observe((Date.now() - a.oldestSeenAt.getTime()) / 1000);
+    },
+    ...overrides.deliveries,
+  });
+
   const renewChannels = () => channels.renewDue();
   const resync = () =>
     runSafetyNet({
@@ -119,6 +140,8 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     views,
     receiver,
     changeFeed,
+    subscriptions,
+    deliveries,
     alerts: async () => evaluateAlerts(await summarizeLastHour(SyncRun)),
     renewChannels,
     resync,
@@ -126,6 +149,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
       await migrateSyncState(conn, models);
       await ensureRetentionIndex(changeFeed.Change, config.changes.retentionDays * 86_400);
       engine.start();
+      deliveries.start();
     },
     startCron() {
       if (cron || !config.cronEnabled) return;
@@ -140,7 +164,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     async close() {
       await cron?.stop();
       cron = null;
-      await engine.close();
+      await Promise.all([engine.close(), deliveries.close()]);
     },
   };
 }

@@ -10,6 +10,7 @@ export const metricsRoutes: FastifyPluginAsync<{ services: Services }> = async (
     ]);
     metrics.calendars.reset();
     for (const r of rows) metrics.calendars.set({ state: r._id.state, mode: r._id.mode }, r.n);
+    metrics.subscriptionsFailing.set((await services.subscriptions.counts()).failing);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 };

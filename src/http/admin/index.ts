@@ -7,6 +7,8 @@ import { accountRoutes } from './accounts.js';
 import { bearerAuth } from './auth.js';
 import { calendarRoutes } from './calendars.js';
 import { changeRoutes } from './changes.js';
+import { subscriptionRoutes } from './subscriptions.js';
+import type { SubscriptionService } from '../../subscriptions/subscription-service.js';
 import type { ChangeFeed } from '../../changes/change-feed.js';
 import { statusRoutes } from './status.js';
 
@@ -18,6 +20,7 @@ export interface AdminRoutesOptions {
   views: CalendarViews;
   alerts?: () => Promise<Alert[]>;
   changes?: ChangeFeed;
+  subscriptions?: SubscriptionService;
 }
 
 /** The admin API (DESIGN.md §5) under /admin, every route behind the bearer token. */
@@ -26,5 +29,6 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   await app.register(accountRoutes, { prefix: '/admin', accounts: opts.accounts, oauthClientConfigured: opts.oauthClientConfigured });
   await app.register(calendarRoutes, { prefix: '/admin', registry: opts.registry, views: opts.views });
   if (opts.changes) await app.register(changeRoutes, { prefix: '/admin', feed: opts.changes });
-  await app.register(statusRoutes, { prefix: '/admin', views: opts.views, ...(opts.alerts ? { alerts: opts.alerts } : {}) });
+  if (opts.subscriptions) await app.register(subscriptionRoutes, { prefix: '/admin', subscriptions: opts.subscriptions });
+  await app.register(statusRoutes, { prefix: '/admin', views: opts.views, subscriptions: opts.subscriptions, ...(opts.alerts ? { alerts: opts.alerts } : {}) });
 };
