@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config/env.js';
 import { loggerOptions } from '../src/logger.js';
 import { connectDatabase } from '../src/db/connect.js';
 import { buildApp } from '../src/app.js';
+import { startDemoSubscriber } from './lib/demo-subscriber.js';
 
 const PORT = Number(process.env.PORT ?? 3000);
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8085);
@@ -33,6 +34,8 @@ const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('base64ur
 const config = loadConfig({
   LOG_LEVEL: 'warn',
   CHANNEL_RENEW_LEAD_SECONDS: '3600',
+  // The demo webhook subscriber listens on loopback.
+  SUBSCRIPTIONS_ALLOW_LOOPBACK: 'true',
   ...process.env,
   MONGODB_URI: db.uri,
   PORT: String(PORT),
@@ -81,6 +84,9 @@ const admin = async (method: string, path: string, body?: unknown) => {
 const account = await admin('POST', '/admin/accounts', { refreshToken: DEMO_REFRESH_TOKEN, label: 'demo' });
 const calendar = await admin('POST', '/admin/calendars', { accountId: account.id, googleCalendarId: DEMO_CALENDAR });
 const calendarId = String(calendar.id);
+const subscriber = await startDemoSubscriber(say);
+const subscription = await admin('POST', '/admin/subscriptions', { url: subscriber.url });
+subscriber.setSecret(String(subscription.secret));
 
 say(`database:   ${db.uri} (${db.kind})`);
 say(`emulator:   ${emulator.url}  (control API: ${emulator.url}/emulator/stats)`);
@@ -88,6 +94,7 @@ say(`server:     ${base}  (/healthz /readyz /metrics)`);
 say(`dashboard:  ${base}/dashboard  (user: anything, password: the admin token)`);
 say(`admin:      curl -H 'Authorization: Bearer ${adminToken}' ${base}/admin/calendars/${calendarId}`);
 say(`mirror:     curl -H 'Authorization: Bearer ${adminToken}' '${base}/admin/calendars/${calendarId}/events?limit=20'`);
+say(`changes:    curl -H 'Authorization: Bearer ${adminToken}' '${base}/admin/changes?wait=30'  (a demo webhook subscriber at ${subscriber.url} prints each change)`);
 say(`every ${CHANGE_EVERY_MS / 1000}s the demo changes an event in the emulator; watch it reach the mirror. Ctrl-C stops.`);
 
 /** Waits until the mirror holds the event at this etag (or without it, for a deletion). */
@@ -140,6 +147,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     say('stopping…');
     void (async () => {
       await app.close();
+      await subscriber.close();
       await conn.close();
       await emulator.close();
       await db.stop();
