@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config/env.js';
 import { loggerOptions } from '../src/logger.js';
 import { connectDatabase } from '../src/db/connect.js';
 import { buildApp } from '../src/app.js';
+import { startDemoSubscriber } from './lib/demo-subscriber.js';
 
 const PORT = Number(process.env.PORT ?? 3000);
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8085);
@@ -33,6 +34,8 @@ const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('base64ur
 const config = loadConfig({
   LOG_LEVEL: 'warn',
   CHANNEL_RENEW_LEAD_SECONDS: '3600',
+  // The demo webhook subscriber listens on loopback.
+  SUBSCRIPTIONS_ALLOW_LOOPBACK: 'true',
   ...process.env,
   MONGODB_URI: db.uri,
   PORT: String(PORT),
@@ -85,6 +88,9 @@ const calendarId = String(calendar.id);
 // A Google user for the consent flow: the emulator consents as this user at once.
 emulator.addUser('demo@example.com');
 const connectLink = await admin('POST', '/admin/connect-links', { ttlSeconds: 86_400 });
+const subscriber = await startDemoSubscriber(say);
+const subscription = await admin('POST', '/admin/subscriptions', { url: subscriber.url });
+subscriber.setSecret(String(subscription.secret));
 
 say(`database:   ${db.uri} (${db.kind})`);
 say(`emulator:   ${emulator.url}  (control API: ${emulator.url}/emulator/stats)`);
@@ -93,6 +99,7 @@ say(`dashboard:  ${base}/dashboard  (user: anything, password: the admin token)`
 say(`admin:      curl -H 'Authorization: Bearer ${adminToken}' ${base}/admin/calendars/${calendarId}`);
 say(`mirror:     curl -H 'Authorization: Bearer ${adminToken}' '${base}/admin/calendars/${calendarId}/events?limit=20'`);
 say(`connect:    ${String(connectLink.url)}  (open in a browser: consent → account connected; valid 24 h)`);
+say(`changes:    curl -H 'Authorization: Bearer ${adminToken}' '${base}/admin/changes?wait=30'  (a demo webhook subscriber at ${subscriber.url} prints each change)`);
 say(`every ${CHANGE_EVERY_MS / 1000}s the demo changes an event in the emulator; watch it reach the mirror. Ctrl-C stops.`);
 
 /** Waits until the mirror holds the event at this etag (or without it, for a deletion). */
@@ -145,6 +152,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     say('stopping…');
     void (async () => {
       await app.close();
+      await subscriber.close();
       await conn.close();
       await emulator.close();
       await db.stop();

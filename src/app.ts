@@ -80,6 +80,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     views: services.views,
     alerts: services.alerts,
     conn,
+    changes: services.changeFeed,
+    subscriptions: services.subscriptions,
   });
   await app.register(dashboardRoutes, { adminToken: config.adminToken, services });
   await app.register(connectRoutes, {

@@ -11,6 +11,8 @@ export const REDACT_PATHS = [
   'headers["x-goog-channel-token"]',
   '*.authorization',
   '*["x-goog-channel-token"]',
+  'secret',
+  '*.secret',
   'refreshToken',
   '*.refreshToken',
   'refresh_token',

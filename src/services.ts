@@ -22,6 +22,10 @@ import { QuotaGovernor } from './quota/quota-governor.js';
 import { prometheusQuotaMetrics } from './quota/quota-metrics.js';
 import { ConnectSessions } from './connect/connect-session.js';
 import { GoogleConnect } from './connect/google-connect.js';
+import { ChangeFeed } from './changes/change-feed.js';
+import { ensureRetentionIndex } from './changes/retention.js';
+import { SubscriptionService } from './subscriptions/subscription-service.js';
+import { DeliveryWorker, type DeliveryWorkerOptions } from './subscriptions/delivery-worker.js';
 
 export interface ServiceOverrides {
   /** Replace how API clients are built (tests point them at the emulator with their own credentials). */
@@ -31,6 +35,10 @@ export interface ServiceOverrides {
   now?: () => number;
   /** Replaces the quota governor that sync and channel calls go through (tests). */
   quota?: QuotaGate;
+  /** The change feed's clock (cursor expiry). */
+  changesNow?: () => Date;
+  /** Delivery knobs tests need (clock, back-off, poll). */
+  deliveries?: Partial<Pick<DeliveryWorkerOptions, 'now' | 'backoffBaseMs' | 'pollMs' | 'idleMs' | 'random' | 'owner' | 'deliver'>>;
 }
 
 /** Calendars one cron tick claims for channel work at most; the rest are due on the next tick. */
@@ -50,6 +58,9 @@ export interface Services {
   receiver: PingReceiver;
   /** Connecting accounts through consent; undefined while no OAuth client is configured. */
   connect: GoogleConnect | undefined;
+  changeFeed: ChangeFeed;
+  subscriptions: SubscriptionService;
+  deliveries: DeliveryWorker;
   alerts(): Promise<Alert[]>;
   /** One renewal pass (`npm run renew-channels`: until no calendar is due; the cron job passes a bound). */
   renewChannels(pass?: Parameters<ChannelService['renewDue']>[0]): ReturnType<ChannelService['renewDue']>;
@@ -130,6 +141,23 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     await migrateChannels();
     return channels.renewDue(pass);
   };
+  const changeFeed = new ChangeFeed(conn, { retentionMs: config.changes.retentionDays * 86_400_000, now: overrides.changesNow });
+
+  const policy = { allowLoopback: config.subscriptions.allowLoopback };
+  const subscriptions = new SubscriptionService(conn, { keys: new KeyRing(config.encryptionKeys), policy, now: overrides.deliveries?.now });
+  const deliveries = new DeliveryWorker({
+    conn,
+    subscriptions,
+    policy,
+    ...config.subscriptions,
+    logger: log,
+    onAttempt: (a) => {
+      metrics.deliveries.inc({ outcome: a.outcome });
+      if (a.outcome === 'delivered' && a.oldestSeenAt) metrics.deliveryDelay.observe((Date.now() - a.oldestSeenAt.getTime()) / 1000);
+    },
+    ...overrides.deliveries,
+  });
+
   const resync = () =>
     runSafetyNet({
       Calendar: models.Calendar,
@@ -153,6 +181,9 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     views,
     receiver,
     connect,
+    changeFeed,
+    subscriptions,
+    deliveries,
     alerts: async () => evaluateAlerts(await summarizeLastHour(SyncRun)),
     renewChannels,
     resync,
@@ -160,7 +191,9 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
       await migrateSyncState(conn, models);
       await migrateChannels();
       await governor.init();
+      await ensureRetentionIndex(changeFeed.Change, config.changes.retentionDays * 86_400);
       engine.start();
+      deliveries.start();
     },
     startCron() {
       if (cron || !config.cronEnabled) return;
@@ -175,7 +208,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     async close() {
       await cron?.stop();
       cron = null;
-      await engine.close();
+      await Promise.all([engine.close(), deliveries.close()]);
     },
   };
 }

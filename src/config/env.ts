@@ -149,6 +149,13 @@ const schema = z
     RESYNC_STALE_MINUTES: int(30, 1, 10_080),
     WEBHOOK_RATE_LIMIT_PER_SOURCE: int(600, 1, 1_000_000),
     WEBHOOK_RATE_LIMIT_GLOBAL: int(6000, 1, 10_000_000),
+    CHANGE_RETENTION_DAYS: int(7, 1, 365),
+    SUBSCRIPTIONS_ALLOW_LOOPBACK: bool(false),
+    DELIVERY_TIMEOUT_MS: int(10_000, 100, 120_000),
+    DELIVERY_BATCH_SIZE: int(100, 1, 1000),
+    DELIVERY_CONCURRENCY: int(8, 1, 256),
+    DELIVERY_RETRY_HOURS: int(24, 1, 720),
+    DELIVERY_BACKOFF_MAX_SECONDS: int(3600, 1, 86_400),
     TRUST_PROXY: z
       .string()
       .trim()
@@ -200,6 +207,18 @@ export interface Config {
   };
   channels: { ttlSeconds: number; renewLeadSeconds: number };
   webhook: { rateLimitPerSource: number; rateLimitGlobal: number };
+  /** The change feed (docs/change-feed.md). */
+  changes: { retentionDays: number };
+  subscriptions: {
+    /** Development only: subscriber URLs on loopback (http or https) are accepted. */
+    allowLoopback: boolean;
+    timeoutMs: number;
+    batchSize: number;
+    concurrency: number;
+    /** A subscription failing deliveries for this long is marked failing and stops until re-enabled. */
+    retryForMs: number;
+    backoffMaxMs: number;
+  };
   /** Reverse proxies whose X-Forwarded-For is trusted (empty: the socket address is the client). */
   trustProxy: string[];
 }
@@ -316,6 +335,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     channels: { ttlSeconds: e.CHANNEL_TTL_SECONDS, renewLeadSeconds: e.CHANNEL_RENEW_LEAD_SECONDS },
     webhook: { rateLimitPerSource: e.WEBHOOK_RATE_LIMIT_PER_SOURCE, rateLimitGlobal: e.WEBHOOK_RATE_LIMIT_GLOBAL },
+    changes: { retentionDays: e.CHANGE_RETENTION_DAYS },
+    subscriptions: {
+      allowLoopback: e.SUBSCRIPTIONS_ALLOW_LOOPBACK,
+      timeoutMs: e.DELIVERY_TIMEOUT_MS,
+      batchSize: e.DELIVERY_BATCH_SIZE,
+      concurrency: e.DELIVERY_CONCURRENCY,
+      retryForMs: e.DELIVERY_RETRY_HOURS * 3_600_000,
+      backoffMaxMs: e.DELIVERY_BACKOFF_MAX_SECONDS * 1000,
+    },
     trustProxy: e.TRUST_PROXY,
   };
 }

@@ -9,6 +9,7 @@ export const metricsRoutes: FastifyPluginAsync<{ services: Services }> = async (
   const sources = { Calendar: models.Calendar, Channel: channelModel(models.Calendar.db) };
   app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
     await refreshFleetGauges(metrics, sources);
+    metrics.subscriptionsFailing.set((await services.subscriptions.counts()).failing);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 };

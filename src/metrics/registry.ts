@@ -100,6 +100,18 @@ export function createMetrics() {
       labelNames: ['scope', 'priority'] as const,
       registers: [registry],
     }),
+    deliveries: new Counter({
+      name: 'calsync_webhook_deliveries_total',
+      help: 'Change-feed webhook delivery attempts by outcome (delivered|failed|failing).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    deliveryDelay: new Histogram({
+      name: 'calsync_change_delivery_delay_seconds',
+      help: 'From calsync seeing a change to its subscriber accepting it (first change of each delivered batch).',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+      registers: [registry],
+    }),
     calendars: new Gauge({
       name: 'calsync_calendars',
       help: 'Registered calendars by sync state and delivery mode (refreshed on scrape).',

@@ -1,6 +1,7 @@
 import type { calendar_v3 } from 'googleapis';
 import type { Types } from 'mongoose';
 import type { EventModel } from '../models/event.js';
+import { recordPageChanges, recordRemovalChanges } from '../changes/change-recorder.js';
 
 /**
  * Writes Google pages into the mirror. Every write is keyed on (calendar, Google event id), so
@@ -125,7 +126,8 @@ export async function storePage(
   // Ordered, so that if a page ever named an event twice the later entry wins, as at Google.
   if (ops.length > 0) {
     try {
-      await Event.bulkWrite(ops, { ordered: true });
+      // The change log is written with the page (an outbox: src/changes/change-recorder.ts).
+      await recordPageChanges(Event, calendarId, ops, opts.now, () => Event.bulkWrite(ops, { ordered: true }));
     } catch (err) {
       if ((err as { code?: unknown }).code === 11000) throw new FencedWriteError();
       throw err;
@@ -140,6 +142,9 @@ export async function storePage(
  * moment in which the mirror is empty.
  */
 export async function removeAbsent(Event: EventModel, calendarId: Types.ObjectId, fullSyncRunId: string, epoch: number): Promise<number> {
-  const res = await Event.deleteMany({ calendarId, seenInFullSync: { $ne: fullSyncRunId }, ...writableBy(epoch) });
+  const filter = { calendarId, seenInFullSync: { $ne: fullSyncRunId }, ...writableBy(epoch) };
+  // Each removal is recorded in the change log first (src/changes/change-recorder.ts).
+  const isAbsent = (d: { seenInFullSync: string | null; syncEpoch: number }) => d.seenInFullSync !== fullSyncRunId && d.syncEpoch < epoch + 1;
+  const res = await recordRemovalChanges(Event, calendarId, isAbsent, new Date(), () => Event.deleteMany(filter));
   return res.deletedCount ?? 0;
 }

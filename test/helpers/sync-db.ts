@@ -9,6 +9,8 @@ interface Teardown {
 
 export interface SyncTestDb {
   conn: Connection;
+  /** The database's URI (for a second app instance on it). */
+  uri: string;
   models: Models;
   /** A second connection to the same database, for tests that simulate another replica. */
   connect(): Promise<Models>;
@@ -28,6 +30,7 @@ export async function openSyncTestDb(t: Teardown, name: string): Promise<SyncTes
   });
   return {
     conn,
+    uri,
     models,
     async connect() {
       const c = await connectDatabase(uri);

@@ -8,6 +8,10 @@ import type { Alert } from '../../ops/alerts.js';
 import { accountRoutes } from './accounts.js';
 import { registerBearerVerifier, requireAdmin } from './auth.js';
 import { calendarRoutes } from './calendars.js';
+import { changeRoutes } from './changes.js';
+import { subscriptionRoutes } from './subscriptions.js';
+import type { SubscriptionService } from '../../subscriptions/subscription-service.js';
+import type { ChangeFeed } from '../../changes/change-feed.js';
 import { statusRoutes } from './status.js';
 
 export interface AdminRoutesOptions {
@@ -19,6 +23,8 @@ export interface AdminRoutesOptions {
   alerts?: () => Promise<Alert[]>;
   /** When given, a request meets a 503 at once while the database is known to be disconnected. */
   conn?: Connection;
+  changes?: ChangeFeed;
+  subscriptions?: SubscriptionService;
 }
 
 /** The admin API (DESIGN.md §5) under /admin, every route (and every unknown path) behind the bearer token. */
@@ -34,7 +40,9 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       );
       await admin.register(accountRoutes, { accounts: opts.accounts, oauthClientConfigured: opts.oauthClientConfigured });
       await admin.register(calendarRoutes, { registry: opts.registry, views: opts.views });
-      await admin.register(statusRoutes, { views: opts.views, ...(opts.alerts ? { alerts: opts.alerts } : {}) });
+      if (opts.changes) await admin.register(changeRoutes, { feed: opts.changes });
+      if (opts.subscriptions) await admin.register(subscriptionRoutes, { subscriptions: opts.subscriptions });
+      await admin.register(statusRoutes, { views: opts.views, subscriptions: opts.subscriptions, ...(opts.alerts ? { alerts: opts.alerts } : {}) });
     },
     { prefix: '/admin' },
   );

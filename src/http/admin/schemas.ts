@@ -159,4 +159,5 @@ export const FleetStatus = Type.Object({
   alerts: Type.Array(
     Type.Object({ name: Type.String(), severity: Type.String(), message: Type.String(), value: Type.Number(), threshold: Type.Number() }),
   ),
+  subscriptions: Type.Optional(Type.Object({ active: Type.Integer(), failing: Type.Integer() })),
 });
