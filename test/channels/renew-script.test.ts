@@ -51,6 +51,9 @@ function scriptEnv(h: PushHarness, overrides: Record<string, string> = {}): Reco
   };
 }
 
+// Each test spawns the script as processes that boot, connect and renew: slow on a busy machine.
+t.setTimeout(240_000);
+
 t.test('the renewal script run twice at once renews each channel exactly once, and both exit 0', async (t) => {
   const h = await startPushHarness(t, { name: 'renew-script', sync: 'recording' });
   const ids: string[] = [];
