@@ -36,7 +36,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       // After auth: a caller without the token learns nothing, not even that the database is down.
       if (opts.conn) admin.addHook('preHandler', async () => ensureDatabaseConnected(opts.conn!));
       admin.setNotFoundHandler((_req, reply) =>
-        reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'no such admin route' } }),
+        reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } }),
       );
       await admin.register(accountRoutes, { accounts: opts.accounts, oauthClientConfigured: opts.oauthClientConfigured });
       await admin.register(calendarRoutes, { registry: opts.registry, views: opts.views });
