@@ -133,7 +133,7 @@ t.test('TRUST_PROXY prefixes must fit the address family, and every bad value is
 });
 
 t.test('ENCRYPTION_KEYS lists the current key first, then previous ones; ENCRYPTION_KEY alone is one key', async (t) => {
-  const [a, b] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+  const [a, b] = [randomBytes(32), randomBytes(32)];
   const env = testEnv({ ENCRYPTION_KEYS: ` ${a.toString('base64')} , ${b.toString('base64')}` });
   delete (env as Record<string, string | undefined>).ENCRYPTION_KEY;
   const c = loadConfig(env);
