@@ -9,11 +9,14 @@ import { waitFor } from '../helpers/wait-for.js';
 // Hundreds of syncs and several server processes on a Python database server.
 t.setTimeout(420_000);
 
-t.test('a stale fleet of 1,000 calendars costs one events.list per calendar with three replicas running the safety net at once', async (t) => {
+t.test('a stale fleet costs one events.list per calendar with three replicas running the safety net at once', async (t) => {
   const fleet = await startFleet(t, { name: 'fleet-stale', apps: 3 });
   const accountId = new Types.ObjectId(await fleet.accountId());
   const longAgo = new Date(Date.now() - 2 * 60 * 60_000);
-  const docs = Array.from({ length: 1000 }, (_, i) => {
+  // 200 here: SecantusDB syncs a few calendars a second, and the suite shares it with other files.
+  // With 1,000 it passed too, in 219–290 s on a loaded machine, but starved the files running beside it.
+  const STALE = 200;
+  const docs = Array.from({ length: STALE }, (_, i) => {
     const googleCalendarId = `stale-${i}@group.calendar.google.com`;
     fleet.emu.createCalendar(googleCalendarId);
     // Registered long ago with a channel and a token; nothing pinged since (pings were dropped).
@@ -22,20 +25,19 @@ t.test('a stale fleet of 1,000 calendars costs one events.list per calendar with
   await fleet.models.Calendar.insertMany(docs);
   const before = fleet.emu.stats()['events.list'] ?? 0;
 
-  // The cron tick fires on every replica at the same moment (with the production jitter: the marks
-  // are spread over a minute).
+  // The cron tick fires on every replica at the same moment (marks spread over 5 s).
   const reports = await Promise.all(
-    fleet.apps.map((app) => runSafetyNet({ Calendar: fleet.models.Calendar, state: app.services.engine.state, staleMinutes: 30, pollMinutes: 10 })),
+    fleet.apps.map((app) => runSafetyNet({ Calendar: fleet.models.Calendar, state: app.services.engine.state, staleMinutes: 30, pollMinutes: 10, jitterMs: 5000 })),
   );
   const marked = reports.reduce((n, r) => n + r.marked.stale, 0);
-  t.equal(marked, 1000, `each calendar was marked once across the three replicas (${reports.map((r) => r.marked.stale).join(' + ')})`);
+  t.equal(marked, STALE, `each calendar was marked once across the three replicas (${reports.map((r) => r.marked.stale).join(' + ')})`);
 
   await waitFor(async () => (await fleet.models.Calendar.countDocuments({ priority: { $lt: IDLE_PRIORITY } })) === 0, {
     timeoutMs: 300_000,
     what: 'every marked calendar to be synced',
   });
   await Promise.all(fleet.apps.map((app) => app.services.engine.onIdle()));
-  t.equal((fleet.emu.stats()['events.list'] ?? 0) - before, 1000, 'events.list calls equal the calendar count');
+  t.equal((fleet.emu.stats()['events.list'] ?? 0) - before, STALE, 'events.list calls equal the calendar count');
   t.equal(await fleet.models.Calendar.countDocuments({ 'counters.full': { $ne: 1 } }), 0, 'each calendar synced exactly once');
   const owners = await fleet.models.Calendar.distinct('syncEpoch');
   t.same(owners, [1], 'one claim per calendar');
