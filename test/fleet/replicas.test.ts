@@ -89,7 +89,8 @@ t.test('SIGTERM of a replica during a ping burst: the mirror is exact without wa
   const stopped = Date.now();
   await waitFor(() => fleet.mirrorsExact(), { timeoutMs: 30_000, what: 'the mirror to converge after the SIGTERM' });
   t.ok(await fleet.mirrorsExact(), `every change is mirrored ${Date.now() - stopped} ms after the shutdown (RESYNC_STALE_MINUTES is 30)`);
-  t.equal(await fleet.models.Calendar.countDocuments({ syncHeldBy: { $ne: null } }), 0, 'no lease left behind');
+  const held = await fleet.models.Calendar.find({ syncHeldBy: { $ne: null } }, { syncHeldBy: 1 }).lean();
+  t.notOk(held.some((c) => c.syncHeldBy?.includes(`:${doomed.child.pid}:`)), 'the stopped replica left no lease behind');
 });
 
 t.test('SIGKILL of a replica mid-sync: its calendar is claimed by another once the lease runs out', async (t) => {
@@ -101,7 +102,7 @@ t.test('SIGKILL of a replica mid-sync: its calendar is claimed by another once t
   await waitFor(async () => (await fleet.models.Calendar.countDocuments({ lastSyncedAt: null })) === 0, { what: 'the first full sync' });
 
   // The next listing hangs long enough for the holder to be killed with the lease in hand.
-  fleet.emu.addFault({ method: 'events.list', latencyMs: 60_000, count: 1 });
+  fleet.emu.addFault({ method: 'events.list', latencyMs: 20_000, count: 1 });
   fleet.emu.insertEvent(gcal, eventBody(1));
   await waitFor(async () => Boolean((await fleet.models.Calendar.findById(id).lean())?.syncHeldBy), { what: 'a replica to hold the sync' });
   const held = await fleet.models.Calendar.findById(id).lean();
@@ -111,7 +112,7 @@ t.test('SIGKILL of a replica mid-sync: its calendar is claimed by another once t
   await holder!.exited;
   const killedAt = Date.now();
 
-  await waitFor(() => fleet.mirrorsExact(), { timeoutMs: 30_000, what: 'the survivor to reclaim the calendar' });
+  await waitFor(() => fleet.mirrorsExact(), { timeoutMs: 90_000, what: 'the survivor to reclaim the calendar' });
   const after = await fleet.models.Calendar.findById(id).lean();
   t.ok(await fleet.mirrorsExact(), 'the change reached the mirror');
   t.ok(Date.now() - killedAt >= 3_000, 'not before the lease ran out');

@@ -22,6 +22,8 @@ const HOUR = 3_600_000;
  */
 const NOT_YET_RECORDED = new Set([
   'calsync_subscriptions_failing', // change-feed deliveries
+  'calsync_webhook_deliveries_total', // change-feed deliveries: this life cycle has no subscription
+  'calsync_change_delivery_delay_seconds', // change-feed deliveries: this life cycle has no subscription
   'calsync_quota_budget_used_ratio', // recorded under quota pressure only: test/quota/ checks its source
   'calsync_quota_throttled_total', // recorded under quota pressure only: test/quota/ checks its source
 ]);
