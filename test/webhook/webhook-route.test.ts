@@ -90,7 +90,7 @@ t.test('a message number pinned high by a token holder does not mute the channel
     const genuine = await c.h.app.inject({ method: 'POST', url: URL, headers: pingHeaders(c) });
     t.equal(genuine.statusCode, 200);
   }
-  t.same(c.h.recording.requests, Array.from({ length: 3 }, () => ({ calendarId: c.calendarId, reason: 'ping' })), 'every genuine change still asks for a sync');
+  t.same(c.h.recording.requests, Array.from({ length: 3 }, () => ({ calendarId: c.calendarId, reason: 'ping', priority: PRIORITY.ping })), 'every genuine change still asks for a sync');
   const doc = await channelModel(c.h.conn).findById(c.channel.id).lean();
   t.ok(doc?.lastPingAt && pingedAt && doc.lastPingAt > pingedAt, 'lastPingAt still moves');
 });
