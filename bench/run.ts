@@ -2,13 +2,13 @@
 // dated copy, and regenerates docs/benchmarks.md. One local database for the whole run (stopped at
 // the end); each scenario gets its own emulator and its own database name.
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startLocalDb } from '../scripts/lib/local-db.js';
-import { renderMarkdown, type BenchResults } from './lib/report.js';
+import { renderMarkdown, type BenchResults, type ScenarioKey, type ScenarioProvenance } from './lib/report.js';
 import { runApiCalls } from './scenarios/api-calls.js';
 import { runBurst } from './scenarios/burst.js';
 import { runDashboard } from './scenarios/dashboard.js';
@@ -146,6 +146,7 @@ const results: BenchResults = {
   database: { kind: '', note: '' },
   resultsFile: '',
   scenarios: {},
+  provenance: {},
   errors: {},
 };
 
@@ -190,10 +191,37 @@ try {
 results.durationMs = Date.now() - started;
 results.machine.loadAvgEnd = os.loadavg();
 const dir = path.join(root, 'bench', 'results');
+const ranHere: ScenarioProvenance = {
+  command: results.command,
+  commit: results.commit,
+  startedAt: results.startedAt,
+  loadAvgStart: results.machine.loadAvgStart,
+  loadAvgEnd: results.machine.loadAvgEnd,
+  resultsFile: '',
+};
+for (const key of Object.keys(results.scenarios) as ScenarioKey[]) results.provenance[key] = ranHere;
+if (a.only && !a.quick) {
+  // A partial run keeps the other scenarios of the previous full results, each still credited to
+  // the run that measured it, so docs/benchmarks.md never mixes figures without saying so.
+  const previous = await readPreviousResults(path.join(dir, 'latest.json'));
+  for (const key of Object.keys(previous?.scenarios ?? {}) as ScenarioKey[]) {
+    if (results.scenarios[key] || !previous) continue;
+    (results.scenarios as Record<string, unknown>)[key] = previous.scenarios[key];
+    results.provenance[key] = previous.provenance?.[key] ?? {
+      command: previous.command,
+      commit: previous.commit,
+      startedAt: previous.startedAt,
+      loadAvgStart: previous.machine.loadAvgStart,
+      loadAvgEnd: previous.machine.loadAvgEnd,
+      resultsFile: previous.resultsFile,
+    };
+  }
+}
 await mkdir(dir, { recursive: true });
 const stamp = results.startedAt.replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z');
 const dated = path.join(dir, `${stamp}${a.quick ? '-quick' : ''}.json`);
 results.resultsFile = path.relative(root, dated);
+ranHere.resultsFile = results.resultsFile;
 const json = `${JSON.stringify(results, null, 2)}\n`;
 await writeFile(dated, json);
 await writeFile(path.join(dir, a.quick ? 'latest-quick.json' : 'latest.json'), json);
@@ -204,3 +232,12 @@ if (writeDocs) {
 }
 log(`finished in ${(results.durationMs / 1000).toFixed(1)} s${failed ? ' with failures' : ''}`);
 process.exit(failed ? 1 : 0);
+
+async function readPreviousResults(file: string): Promise<BenchResults | null> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as BenchResults;
+    return parsed.version === 2 && !parsed.quick ? parsed : null;
+  } catch {
+    return null;
+  }
+}
