@@ -87,11 +87,20 @@ t.test('a burst of 200 pings for one calendar leads to at most 2 syncs', async (
   hold = new Promise<void>((resolve) => (release = resolve));
 
   const before = listCalls(h);
+  const pushedBefore = h.emu.pingStats();
   for (let i = 0; i < 200; i++) h.emu.patchEvent(gcalId, event!.id!, { summary: `edit ${i}` });
   await firstListHeld;
   await h.emu.flushPings();
+  // On a loaded database an answer can take longer than the push timeout; the emulator then retries
+  // that ping as Google does, so calsync may answer more deliveries than there were pings.
+  const pushed = h.emu.pingStats();
+  t.same(
+    { delivered: pushed.delivered - pushedBefore.delivered, failed: pushed.failed - pushedBefore.failed },
+    { delivered: 200, failed: 0 },
+    'every ping of the burst reached a 2xx answer while the sync ran',
+  );
   const answered = (h.metrics.outcomes.get('sync_requested') ?? 0) + (h.metrics.outcomes.get('stale') ?? 0);
-  t.equal(answered, 201, 'every ping was verified and answered while the sync ran (late older numbers count as stale)');
+  t.ok(answered >= 201, `every delivery was verified and answered (late older numbers count as stale): ${answered} for ${pushed.attempts} attempts`);
   t.equal(h.metrics.rejections.size, 0);
   release();
   await settle(h);
