@@ -3,14 +3,16 @@ import { Types } from 'mongoose';
 import { runSafetyNet } from '../../src/cron/safety-net.js';
 import { IDLE_PRIORITY, NEVER } from '../../src/sync/priority.js';
 import { startFleet } from '../helpers/fleet.js';
+import { heavyTestDbBase } from '../helpers/private-db.js';
 import { eventBody } from '../helpers/sync-harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 // Hundreds of syncs and several server processes on a Python database server.
 t.setTimeout(420_000);
+const dbBase = await heavyTestDbBase(t);
 
 t.test('a stale fleet costs one events.list per calendar with three replicas running the safety net at once', async (t) => {
-  const fleet = await startFleet(t, { name: 'fleet-stale', apps: 3 });
+  const fleet = await startFleet(t, { dbBase, name: 'fleet-stale', apps: 3 });
   const accountId = new Types.ObjectId(await fleet.accountId());
   const longAgo = new Date(Date.now() - 2 * 60 * 60_000);
   // 200 here: SecantusDB syncs a few calendars a second, and the suite shares it with other files.
@@ -49,7 +51,7 @@ t.test('a stale fleet costs one events.list per calendar with three replicas run
 });
 
 t.test('pings spread over three replicas by a load balancer: every change is mirrored', async (t) => {
-  const fleet = await startFleet(t, { name: 'fleet-pings', apps: 3 });
+  const fleet = await startFleet(t, { dbBase, name: 'fleet-pings', apps: 3 });
   const ids: string[] = [];
   const gcals = Array.from({ length: 12 }, (_, i) => `spread-${i}@group.calendar.google.com`);
   for (const g of gcals) ids.push(await fleet.register(g));
@@ -68,7 +70,7 @@ t.test('pings spread over three replicas by a load balancer: every change is mir
 t.test('SIGTERM of a replica during a ping burst: the mirror is exact without waiting for the safety net', async (t) => {
   // Pacing keeps requests waiting in the database while the burst goes on; no cron runs, so only
   // the recorded requests can bring the mirror up to date.
-  const fleet = await startFleet(t, { name: 'fleet-sigterm', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false' } });
+  const fleet = await startFleet(t, { dbBase, name: 'fleet-sigterm', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false' } });
   const doomed = await fleet.spawnReplica();
   await fleet.spawnReplica();
   const gcals = Array.from({ length: 6 }, (_, i) => `term-${i}@group.calendar.google.com`);
@@ -94,7 +96,7 @@ t.test('SIGTERM of a replica during a ping burst: the mirror is exact without wa
 });
 
 t.test('SIGKILL of a replica mid-sync: its calendar is claimed by another once the lease runs out', async (t) => {
-  const fleet = await startFleet(t, { name: 'fleet-sigkill', env: { SYNC_LEASE_SECONDS: '5', CRON_ENABLED: 'false' } });
+  const fleet = await startFleet(t, { dbBase, name: 'fleet-sigkill', env: { SYNC_LEASE_SECONDS: '5', CRON_ENABLED: 'false' } });
   const a = await fleet.spawnReplica();
   const b = await fleet.spawnReplica();
   const gcal = 'killed@group.calendar.google.com';
