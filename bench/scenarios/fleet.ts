@@ -88,26 +88,29 @@ async function oneRun(dbBaseUri: string, calendars: number, stale: number, repli
     });
     log(`fleet ${calendars}×${replicaCount}: ${calendars} calendars inserted in ${insertMs} ms`);
 
-    // Backdate the stale subset right after a tick, so the next tick (on every replica at once) is the measured one.
+    // Backdate the stale subset between two ticks, once every replica has finished the earlier one,
+    // so the first tick that starts after it (on every replica at once) is the measured one. On a
+    // loaded machine a tick can start or end seconds late, so ticks are told apart by their start.
     const period = o.tickEverySec * 1000;
     const untilTick = () => period - (Date.now() % period);
-    if (untilTick() < period - 1500) await sleepMs(untilTick() + 500);
+    const resyncRecords = (r: ChildReplica, from: number) => r.logs.slice(from).filter((l) => l.job === 'resync' && l.msg === 'cron job finished');
+    const startOf = (l: LogLine) => (l.time ?? 0) - (l.ms ?? 0);
+    await sleepMs(untilTick() + 200);
+    const boundary = Date.now() - (Date.now() % period);
+    const settled = await waitFor(async () => fleet.replicas.every((r) => resyncRecords(r, 0).some((l) => startOf(l) >= boundary - 1000)), period / 2, 50);
+    if (!settled) throw new Error('the tick before the measured one did not finish within half a period');
     const rssBefore = await Promise.all(fleet.replicas.map((r) => r.memory()));
     const logsBefore = fleet.replicas.map((r) => r.logs.length);
+    const backdatedAt = Date.now();
     await Calendar.updateMany({ _id: { $in: staleIds } }, { $set: { lastSyncedAt: new Date(Date.now() - 2 * 3_600_000) } });
-    if (untilTick() < 1000) throw new Error('backdating the stale calendars did not finish before the next tick');
-    const tickAt = Date.now() + untilTick();
+    if (untilTick() < 1000) throw new Error('backdating the stale calendars did not finish well before the next tick');
     const callsBefore = emu.stats()['events.list'] ?? 0;
 
-    // The measured tick's "cron job finished" record on each replica: the first one that started at
-    // or after the tick (an earlier tick can still be finishing on a loaded machine).
-    const tickRecord = (r: ChildReplica, i: number): LogLine | undefined =>
-      r.logs
-        .slice(logsBefore[i])
-        .find((l) => l.job === 'resync' && l.msg === 'cron job finished' && (l.time ?? 0) - (l.ms ?? 0) >= tickAt - 1000);
+    const tickRecord = (r: ChildReplica, i: number): LogLine | undefined => resyncRecords(r, logsBefore[i]!).find((l) => startOf(l) >= backdatedAt);
     const ticked = await waitFor(async () => fleet.replicas.every((r, i) => tickRecord(r, i) !== undefined), period + 120_000, 100);
     if (!ticked) throw new Error('the resync cron did not finish on every replica');
     const records = fleet.replicas.map((r, i) => tickRecord(r, i)!);
+    const tickAt = Math.min(...records.map(startOf));
     const markedPerReplica = records.map((l) => (l.result as { marked?: { stale?: number } } | undefined)?.marked?.stale ?? 0);
     const marked = markedPerReplica.reduce((a, b) => a + b, 0);
     log(`fleet ${calendars}×${replicaCount}: tick marked ${markedPerReplica.join(' + ')} in ${records.map((l) => l.ms).join(' / ')} ms`);
