@@ -5,15 +5,9 @@
 // Exit 0 when every calendar has a current channel; 1 with a one-line reason otherwise.
 import { pino } from 'pino';
 import type { RenewalReport } from '../src/channels/channel-service.js';
-import { ConfigError, loadConfig } from '../src/config/env.js';
-import { connectDatabase } from '../src/db/connect.js';
 import { loggerOptions } from '../src/logger.js';
 import { createServices } from '../src/services.js';
-
-function fail(message: string): never {
-  process.stderr.write(`renew-channels: ${message}\n`);
-  process.exit(1);
-}
+import { runOperatorScript } from './lib/operator-script.js';
 
 function summary(r: RenewalReport): string {
   return (
@@ -23,38 +17,18 @@ function summary(r: RenewalReport): string {
   );
 }
 
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message.replace(/\n\s*/g, ' '));
-    throw err;
-  }
+runOperatorScript('renew-channels', async (config, conn) => {
   // Logs go to stderr so stdout carries only the one-line summary.
   const log = pino(loggerOptions(config.logLevel), pino.destination(2));
-  let conn;
-  try {
-    conn = await connectDatabase(config.mongodbUri);
-  } catch (err) {
-    fail(`cannot connect to MongoDB (MONGODB_URI): ${(err as Error).message}`);
+  // The production wiring; nothing is started (no cron, no syncs), only one renewal pass runs.
+  const services = createServices(config, conn, log);
+  const report = await services.renewChannels();
+  await services.close();
+  if (report.failed.length > 0) {
+    const first = report.failed[0];
+    throw new Error(
+      `${report.failed.length} of ${report.candidates} calendar(s) could not be given a channel (first: calendar ${first?.calendarId}: ${first?.error}); ${summary(report)}`,
+    );
   }
-  try {
-    // The production wiring; nothing is started (no cron, no syncs), only one renewal pass runs.
-    const services = createServices(config, conn, log);
-    const report = await services.renewChannels();
-    await services.close();
-    if (report.failed.length > 0) {
-      const first = report.failed[0];
-      fail(`${report.failed.length} of ${report.candidates} calendar(s) could not be given a channel (first: calendar ${first?.calendarId}: ${first?.error}); ${summary(report)}`);
-    }
-    process.stdout.write(`renew-channels: ok: ${summary(report)}\n`);
-  } finally {
-    await conn.close().catch(() => undefined);
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => fail(err instanceof Error ? err.message : String(err)),
-);
+  return summary(report);
+});

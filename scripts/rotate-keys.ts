@@ -4,14 +4,8 @@
 // Exit 0 when every account is sealed with the current key; 1 with a clear message otherwise.
 import type { KeyRotationReport } from '../src/accounts/account-service.js';
 import { AccountService, LEGACY_KEY_LABEL } from '../src/accounts/account-service.js';
-import { ConfigError, loadConfig } from '../src/config/env.js';
 import { KeyRing } from '../src/crypto/key-ring.js';
-import { connectDatabase } from '../src/db/connect.js';
-
-function fail(message: string): never {
-  process.stderr.write(`rotate-keys: ${message}\n`);
-  process.exit(1);
-}
+import { runOperatorScript } from './lib/operator-script.js';
 
 function usageLine(report: KeyRotationReport, ring: KeyRing): string {
   const entries = Object.entries(report.usage).sort(([a], [b]) => a.localeCompare(b));
@@ -21,40 +15,18 @@ function usageLine(report: KeyRotationReport, ring: KeyRing): string {
   return entries.map(([id, n]) => `${id} (${role(id)}): ${n}`).join(', ');
 }
 
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message.replace(/\n\s*/g, ' '));
-    throw err;
-  }
+runOperatorScript('rotate-keys', async (config, conn) => {
   const ring = new KeyRing(config.encryptionKeys);
-  let conn;
-  try {
-    conn = await connectDatabase(config.mongodbUri);
-  } catch (err) {
-    fail(`cannot connect to MongoDB (MONGODB_URI): ${(err as Error).message}`);
+  const report = await new AccountService(conn, ring).rotateKeys();
+  const summary =
+    `current key ${ring.current.id}; re-sealed ${report.resealed} of ${report.examined} account(s) not on it` +
+    (report.changedMeanwhile ? `, ${report.changedMeanwhile} changed meanwhile (left as written)` : '') +
+    `; accounts per key: ${usageLine(report, ring)}`;
+  const stillOld = Object.entries(report.usage).filter(([id, n]) => id !== ring.current.id && n > 0);
+  if (report.failed.length > 0) {
+    const first = report.failed[0];
+    throw new Error(`${report.failed.length} account(s) could not be opened with any key in ENCRYPTION_KEYS (first: account ${first?.accountId}: ${first?.reason}); ${summary}`);
   }
-  try {
-    const report = await new AccountService(conn, ring).rotateKeys();
-    const summary =
-      `current key ${ring.current.id}; re-sealed ${report.resealed} of ${report.examined} account(s) not on it` +
-      (report.changedMeanwhile ? `, ${report.changedMeanwhile} changed meanwhile (left as written)` : '') +
-      `; accounts per key: ${usageLine(report, ring)}`;
-    const stillOld = Object.entries(report.usage).filter(([id, n]) => id !== ring.current.id && n > 0);
-    if (report.failed.length > 0) {
-      const first = report.failed[0];
-      fail(`${report.failed.length} account(s) could not be opened with any key in ENCRYPTION_KEYS (first: account ${first?.accountId}: ${first?.reason}); ${summary}`);
-    }
-    if (stillOld.length > 0) fail(`some accounts are still sealed with an old key (changed while this ran? run it again); ${summary}`);
-    process.stdout.write(`rotate-keys: ok: ${summary}\n`);
-  } finally {
-    await conn.close().catch(() => undefined);
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => fail(err instanceof Error ? err.message : String(err)),
-);
+  if (stillOld.length > 0) throw new Error(`some accounts are still sealed with an old key (changed while this ran? run it again); ${summary}`);
+  return summary;
+});

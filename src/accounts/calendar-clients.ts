@@ -15,6 +15,7 @@ export function googleClientBuilder(google: Config['google']): CalendarClientBui
     credentials.kind === 'oauth'
       ? createCalendarClient({
           apiRootUrl: google.apiRootUrl,
+          requestTimeoutMs: google.requestTimeoutMs,
           oauthTokenUrl: google.oauthTokenUrl,
           clientId: google.clientId,
           clientSecret: google.clientSecret,
@@ -22,6 +23,7 @@ export function googleClientBuilder(google: Config['google']): CalendarClientBui
         })
       : createCalendarClient({
           apiRootUrl: google.apiRootUrl,
+          requestTimeoutMs: google.requestTimeoutMs,
           serviceAccountKey: credentials.serviceAccountKey as unknown as ServiceAccountKey,
           subject: credentials.subject,
         });

@@ -114,6 +114,7 @@ const schema = z
     GOOGLE_OAUTH_TOKEN_URL: httpUrl('must be an http(s) URL').optional().default(GOOGLE_TOKEN_URL),
     GOOGLE_CLIENT_ID: z.string().trim().optional().default(''),
     GOOGLE_CLIENT_SECRET: z.string().trim().optional().default(''),
+    GOOGLE_REQUEST_TIMEOUT_MS: int(60_000, 1_000, 600_000),
     GOOGLE_OAUTH_AUTH_URL: httpUrl('must be an http(s) URL').optional().default(GOOGLE_AUTH_URL),
     GOOGLE_OAUTH_REDIRECT_URL: httpUrl('must be an http(s) URL (where Google sends the browser back: PUBLIC_BASE_URL/connect/google/callback)').optional(),
     GOOGLE_OAUTH_SCOPES: z.string().trim().optional().default(DEFAULT_CONNECT_SCOPES)
@@ -180,7 +181,7 @@ export interface Config {
   encryptionKey: Buffer;
   /** Current key first, then previous keys that still open older ciphertexts. */
   encryptionKeys: Buffer[];
-  google: { apiRootUrl: string; oauthTokenUrl: string; clientId: string; clientSecret: string };
+  google: { apiRootUrl: string; oauthTokenUrl: string; clientId: string; clientSecret: string; requestTimeoutMs: number };
   logLevel: Env['LOG_LEVEL'];
   /** Connecting accounts through Google's consent screen (GET /connect/google). */
   connect: { authUrl: string; redirectUrl: string; scopes: string[]; linkSecret: string };
@@ -302,6 +303,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       oauthTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,
       clientId: e.GOOGLE_CLIENT_ID,
       clientSecret: e.GOOGLE_CLIENT_SECRET,
+      requestTimeoutMs: e.GOOGLE_REQUEST_TIMEOUT_MS,
     },
     logLevel: e.LOG_LEVEL,
     connect: {

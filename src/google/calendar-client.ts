@@ -7,6 +7,12 @@ export const CALENDAR_SCOPES = ['https://www.googleapis.com/auth/calendar.readon
 export interface ApiEndpoint {
   /** `https://www.googleapis.com/` in production, the emulator's base URL in dev and tests. */
   apiRootUrl: string;
+  /**
+   * Longest wait for one Google call, token refreshes included (GOOGLE_REQUEST_TIMEOUT_MS). Without it
+   * a call whose answer never comes would hold its calendar's lease for as long as the process lives,
+   * since the lease's heartbeat keeps it; with it the pass fails as transient and is retried.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface OAuthCredentials extends ApiEndpoint {
@@ -52,8 +58,9 @@ export function createCalendarClient(creds: CalendarClientCredentials): calendar
           keyId: creds.serviceAccountKey.private_key_id,
           subject: creds.subject,
           scopes: creds.scopes ?? CALENDAR_SCOPES,
+          transporterOptions: { timeout: creds.requestTimeoutMs },
         });
-  return google.calendar({ version: 'v3', auth, rootUrl: withSlash(creds.apiRootUrl), retry: false });
+  return google.calendar({ version: 'v3', auth, rootUrl: withSlash(creds.apiRootUrl), retry: false, timeout: creds.requestTimeoutMs });
 }
 
 /**
@@ -83,6 +90,7 @@ function oauthClient(creds: OAuthCredentials): OAuth2Client {
     clientId: creds.clientId,
     clientSecret: creds.clientSecret,
     endpoints: { oauth2TokenUrl: creds.oauthTokenUrl },
+    transporterOptions: { timeout: creds.requestTimeoutMs },
   });
   client.setCredentials({ refresh_token: creds.refreshToken });
   return client;

@@ -4,6 +4,7 @@ import type { Connection } from 'mongoose';
 import { pino, type Logger } from 'pino';
 import { ChangeFeed, toFeedChange } from '../changes/change-feed.js';
 import { appendSignal } from '../changes/positions.js';
+import { ClaimLoop, type ClaimedWork } from '../leases/claim-loop.js';
 import { deliver as httpDeliver, type DeliveryRequest, type DeliveryResult } from './deliver.js';
 import { DeliveryState, type ClaimedSubscription } from './delivery-state.js';
 import type { SubscriptionService } from './subscription-service.js';
@@ -47,13 +48,9 @@ export class DeliveryWorker {
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly random: () => number;
-  private readonly running = new Set<Promise<void>>();
   private readonly onAppended = () => this.changesAppended();
+  private readonly loop: ClaimLoop;
   private started = false;
-  private closed = false;
-  private pumping = false;
-  private pumpAgain = false;
-  private pollTimer: NodeJS.Timeout | null = null;
   private nudging = false;
 
   constructor(private readonly o: DeliveryWorkerOptions) {
@@ -63,27 +60,33 @@ export class DeliveryWorker {
     this.log = (o.logger ?? pino({ level: 'silent' })).child({ component: 'deliveries' });
     this.now = o.now ?? (() => new Date());
     this.random = o.random ?? Math.random;
+    this.loop = new ClaimLoop({
+      concurrency: o.concurrency,
+      pollMs: o.pollMs ?? 1000,
+      random: this.random,
+      now: this.now,
+      log: this.log,
+      claimFailedMessage: 'claiming deliveries failed',
+      claim: () => this.claimDue(),
+    });
   }
 
   start(): void {
-    if (this.started || this.closed) return;
+    if (this.started || this.loop.signal.aborted) return;
     this.started = true;
     appendSignal(this.o.conn).on('appended', this.onAppended);
-    this.schedulePoll();
-    this.pump();
+    this.loop.start();
   }
 
   /** Claims due subscriptions now (tests, and after a change). */
   wake(): void {
-    this.pump();
+    this.loop.pump();
   }
 
   /** Stops claiming and waits for attempts in flight (each ends by its own deadline); leases are released. */
   async close(): Promise<void> {
-    this.closed = true;
     appendSignal(this.o.conn).off('appended', this.onAppended);
-    if (this.pollTimer) clearTimeout(this.pollTimer);
-    await Promise.allSettled([...this.running]);
+    await this.loop.close();
   }
 
   private changesAppended(): void {
@@ -95,40 +98,19 @@ export class DeliveryWorker {
         .catch(() => undefined)
         .finally(() => {
           this.nudging = false;
-          this.pump();
+          this.loop.pump();
         });
     }
-    this.pump();
+    this.loop.pump();
   }
 
-  private pump(): void {
-    if (!this.started || this.closed) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
+  /** Due subscriptions, claimed one at a time (each claim is the subscription's lease). */
+  private async *claimDue(): AsyncGenerator<ClaimedWork> {
+    while (!this.loop.signal.aborted && (await this.state.anyDue(this.now()))) {
+      const claimed = await this.state.claim(this.owner, this.o.leaseMs ?? 60_000, this.now());
+      if (!claimed) return;
+      yield () => this.process(claimed);
     }
-    this.pumping = true;
-    void (async () => {
-      try {
-        do {
-          this.pumpAgain = false;
-          while (this.running.size < this.o.concurrency && !this.closed) {
-            if (!(await this.state.anyDue(this.now()))) break;
-            const claimed = await this.state.claim(this.owner, this.o.leaseMs ?? 60_000, this.now());
-            if (!claimed) break;
-            const p = this.process(claimed).finally(() => {
-              this.running.delete(p);
-              this.pump();
-            });
-            this.running.add(p);
-          }
-        } while (this.pumpAgain && !this.closed);
-      } catch (err) {
-        this.log.error({ err: { message: (err as Error).message } }, 'claiming deliveries failed');
-      } finally {
-        this.pumping = false;
-      }
-    })();
   }
 
   private async process(s: ClaimedSubscription): Promise<void> {
@@ -187,13 +169,4 @@ export class DeliveryWorker {
     }
   }
 
-  private schedulePoll(): void {
-    if (this.closed) return;
-    const pollMs = this.o.pollMs ?? 1000;
-    this.pollTimer = setTimeout(() => {
-      this.pump();
-      this.schedulePoll();
-    }, Math.round(pollMs * (0.75 + this.random() / 2)));
-    this.pollTimer.unref();
-  }
 }

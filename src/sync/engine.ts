@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import type { Models } from '../models/index.js';
 import { MAX_PAGE_SIZE } from '../google/list-events.js';
+import { ClaimLoop, type ClaimedWork } from '../leases/claim-loop.js';
 import { unlimitedQuota, type QuotaGate } from '../quota/quota-gate.js';
 import { realSleep, type Sleep } from './backoff.js';
 import { runClaimedSync, type ClaimedSyncDeps, type ClaimedSyncResult } from './claimed-sync.js';
@@ -51,32 +52,21 @@ export interface SyncEngineOptions {
 export class SyncEngine implements SyncRequester {
   readonly owner: string;
   readonly state: SyncStateRepository;
-  private readonly sync: Config['sync'];
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly sleep: Sleep;
   private readonly random: () => number;
   private readonly leaseMs: number;
-  private readonly pollMs: number;
   private readonly deps: ClaimedSyncDeps;
-  private readonly closing = new AbortController();
-  private readonly running = new Set<Promise<unknown>>();
-  private started = false;
-  private pumping = false;
-  private pumpAgain = false;
-  private pollTimer: NodeJS.Timeout | null = null;
-  private wake: { at: number; timer: NodeJS.Timeout } | null = null;
-  private idleWaiters: Array<() => void> = [];
+  private readonly loop: ClaimLoop;
 
   constructor(opts: SyncEngineOptions) {
-    this.sync = opts.sync;
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'sync' });
     this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
     this.now = opts.now ?? (() => new Date());
     this.sleep = opts.sleep ?? realSleep;
     this.random = opts.random ?? Math.random;
     this.leaseMs = opts.sync.leaseSeconds * 1000;
-    this.pollMs = opts.pollMs ?? 1000;
     this.state = new SyncStateRepository(opts.models.Calendar);
     this.deps = {
       models: opts.models,
@@ -92,14 +82,20 @@ export class SyncEngine implements SyncRequester {
       onSyncFinished: opts.onSyncFinished,
       onPageStored: opts.onPageStored,
     };
+    this.loop = new ClaimLoop({
+      concurrency: opts.sync.concurrency,
+      pollMs: opts.pollMs ?? 1000,
+      random: this.random,
+      now: this.now,
+      log: this.log,
+      claimFailedMessage: 'claiming due syncs failed',
+      claim: (free) => this.claimDue(free),
+    });
   }
 
   /** Starts claiming due work in this process (every replica runs one started engine). */
   start(): void {
-    if (this.started || this.closing.signal.aborted) return;
-    this.started = true;
-    this.schedulePoll();
-    this.pump();
+    this.loop.start();
   }
 
   /** Records the request durably, then wakes this process's claimer. */
@@ -111,7 +107,7 @@ export class SyncEngine implements SyncRequester {
     const recorded = await this.record(String(calendarId), request);
     if (!recorded) return 'skipped';
     // A sync running now sees the request when it ends (or its lease runs out and the poll finds it).
-    if (!recorded.held) this.wakeAt(recorded.notBefore);
+    if (!recorded.held) this.loop.wakeAt(recorded.notBefore);
     return 'requested';
   }
 
@@ -123,19 +119,19 @@ export class SyncEngine implements SyncRequester {
    */
   async syncCalendar(calendarId: string, request: SyncRequest = {}): Promise<SyncRunResult> {
     const id = String(calendarId);
-    if (this.closing.signal.aborted || !isValidObjectId(id) || !(await this.record(id, request))) return { status: 'skipped', passes: [] };
+    if (this.loop.signal.aborted || !isValidObjectId(id) || !(await this.record(id, request))) return { status: 'skipped', passes: [] };
     const passes: SyncOutcome[] = [];
-    while (!this.closing.signal.aborted) {
+    while (!this.loop.signal.aborted) {
       const claimed = await this.state.claim({ owner: this.owner, leaseMs: this.leaseMs, now: this.now(), calendarId: id });
       if (!claimed) {
         const waitMs = await this.untilClaimable(id);
         if (waitMs === null) break;
-        await this.sleep(waitMs, this.closing.signal).catch(() => undefined);
+        await this.sleep(waitMs, this.loop.signal).catch(() => undefined);
         continue;
       }
-      const result = await this.track(runClaimedSync(this.deps, claimed, this.closing.signal));
+      const result = await this.loop.track(runClaimedSync(this.deps, claimed, this.loop.signal));
       if (result.kind === 'deferred') {
-        await this.sleep(Math.max(0, result.until.getTime() - this.now().getTime()), this.closing.signal).catch(() => undefined);
+        await this.sleep(Math.max(0, result.until.getTime() - this.now().getTime()), this.loop.signal).catch(() => undefined);
         continue;
       }
       passes.push(result.outcome);
@@ -149,8 +145,7 @@ export class SyncEngine implements SyncRequester {
    * (pacing, back-off) does not count: a timer claims it then.
    */
   onIdle(): Promise<void> {
-    if (this.isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.loop.onIdle();
   }
 
   /** Calendars whose holder stopped renewing its lease are shown as failed (for the cron). */
@@ -163,13 +158,7 @@ export class SyncEngine implements SyncRequester {
    * with every request still recorded, for another replica to take) and waits for them.
    */
   async close(): Promise<void> {
-    this.closing.abort(new SyncError('aborted', 'sync engine closing'));
-    if (this.pollTimer) clearTimeout(this.pollTimer);
-    if (this.wake) clearTimeout(this.wake.timer);
-    this.pollTimer = null;
-    this.wake = null;
-    await Promise.allSettled([...this.running]);
-    this.settle();
+    await this.loop.close(new SyncError('aborted', 'sync engine closing'));
   }
 
   private record(calendarId: string, request: SyncRequest): Promise<{ notBefore: Date; held: boolean } | null> {
@@ -186,98 +175,23 @@ export class SyncEngine implements SyncRequester {
     return Math.max(0, (doc.syncNotBefore?.getTime() ?? 0) - now);
   }
 
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.running.add(p);
-    void p.finally(() => this.running.delete(p)).catch(() => undefined);
-    return p;
-  }
-
-  /** Claims due calendars until the slots are full or nothing is claimable. */
-  private pump(): void {
-    if (!this.started || this.closing.signal.aborted) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
+  /** Due calendars, claimed one by one by id (a few more candidates than free slots: other replicas may take some first). */
+  private async *claimDue(free: number): AsyncGenerator<ClaimedWork> {
+    for (const calendarId of await this.state.candidates(this.now(), free * 2)) {
+      if (this.loop.signal.aborted) return;
+      const claimed = await this.state.claim({ owner: this.owner, leaseMs: this.leaseMs, now: this.now(), calendarId });
+      if (claimed) yield () => this.run(claimed);
     }
-    this.pumping = true;
-    void (async () => {
-      try {
-        do {
-          this.pumpAgain = false;
-          const free = this.sync.concurrency - this.running.size;
-          if (free <= 0) break;
-          // A few more candidates than free slots: other replicas may take some first.
-          let claimedAny = false;
-          for (const calendarId of await this.state.candidates(this.now(), free * 2)) {
-            if (this.running.size >= this.sync.concurrency || this.closing.signal.aborted) break;
-            const claimed = await this.state.claim({ owner: this.owner, leaseMs: this.leaseMs, now: this.now(), calendarId });
-            if (!claimed) continue;
-            this.launch(claimed);
-            claimedAny = true;
-          }
-          // Slots may still be free and more work due: look again (stops once a look claims nothing).
-          if (claimedAny) this.pumpAgain = true;
-        } while (this.pumpAgain && !this.closing.signal.aborted);
-      } catch (err) {
-        // The database, most likely: the poll tries again.
-        this.log.error({ err: { message: (err as Error).message } }, 'claiming due syncs failed');
-      } finally {
-        this.pumping = false;
-        this.settle();
-      }
-    })();
   }
 
-  private launch(claimed: ClaimedSync): void {
-    void this.track(runClaimedSync(this.deps, claimed, this.closing.signal))
-      .then((result: ClaimedSyncResult) => {
-        if (result.kind === 'deferred') this.wakeAt(result.until);
-        else if (result.dueAgainAt) this.wakeAt(result.dueAgainAt);
-      })
-      .catch((err: unknown) => {
-        // Database trouble: the lease runs out and the calendar is claimed again, requests intact.
-        this.log.error({ calendarId: claimed.calendarId, err: { message: (err as Error).message } }, 'sync crashed');
-      })
-      .finally(() => {
-        this.pump();
-        this.settle();
-      });
-  }
-
-  /** Claims now, or at `at` (pacing, back-off) when that is later. */
-  private wakeAt(at: Date): void {
-    if (!this.started || this.closing.signal.aborted) return;
-    const delay = at.getTime() - this.now().getTime();
-    if (delay <= 0) return this.pump();
-    if (this.wake && this.wake.at <= at.getTime()) return;
-    if (this.wake) clearTimeout(this.wake.timer);
-    const timer = setTimeout(() => {
-      this.wake = null;
-      this.pump();
-    }, delay);
-    timer.unref();
-    this.wake = { at: at.getTime(), timer };
-  }
-
-  private schedulePoll(): void {
-    if (this.closing.signal.aborted) return;
-    // Jittered, so replicas started together do not poll in step.
-    const delay = Math.round(this.pollMs * (0.75 + this.random() / 2));
-    this.pollTimer = setTimeout(() => {
-      this.pump();
-      this.schedulePoll();
-    }, delay);
-    this.pollTimer.unref();
-  }
-
-  private isIdle(): boolean {
-    return this.running.size === 0 && !this.pumping;
-  }
-
-  private settle(): void {
-    if (!this.isIdle()) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const resolve of waiters) resolve();
+  private async run(claimed: ClaimedSync): Promise<void> {
+    try {
+      const result: ClaimedSyncResult = await runClaimedSync(this.deps, claimed, this.loop.signal);
+      if (result.kind === 'deferred') this.loop.wakeAt(result.until);
+      else if (result.dueAgainAt) this.loop.wakeAt(result.dueAgainAt);
+    } catch (err) {
+      // Database trouble: the lease runs out and the calendar is claimed again, requests intact.
+      this.log.error({ calendarId: claimed.calendarId, err: { message: (err as Error).message } }, 'sync crashed');
+    }
   }
 }

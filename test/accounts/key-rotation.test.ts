@@ -1,6 +1,4 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { Types, type Connection } from 'mongoose';
@@ -10,10 +8,9 @@ import { KeyRing, keyIdOf } from '../../src/crypto/key-ring.js';
 import { SecretBoxError } from '../../src/crypto/secret-box.js';
 import { testDbUri } from '../helpers/db.js';
 import { testEnv } from '../helpers/config.js';
+import { runScript } from '../helpers/run-script.js';
 
 const REFRESH = '1//0refresh-token-ROTATION-abcdef0123456789';
-const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
 
 async function openDb(t: Test, name: string): Promise<{ conn: Connection; uri: string }> {
   const uri = testDbUri(name);
@@ -150,27 +147,6 @@ t.test('rotation reports accounts no listed key opens, and leaves them untouched
   t.same(await sealedOf(conn, orphan), before, 'the stored ciphertext is unchanged');
 });
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function rotateKeysScript(env: Record<string, string>): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tsx, [path.join(repoRoot, 'scripts', 'rotate-keys.ts')], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 t.test('npm run rotate-keys re-seals with the current key, reports counts per key id, never a value', async (t) => {
   const { conn, uri } = await openDb(t, 'keys-script');
   const [old, next] = [randomBytes(32), randomBytes(32)];
@@ -179,7 +155,7 @@ t.test('npm run rotate-keys re-seals with the current key, reports counts per ke
   const env = testEnv({ MONGODB_URI: uri, ENCRYPTION_KEYS: `${next.toString('base64')},${old.toString('base64')}` });
   delete (env as Record<string, string | undefined>).ENCRYPTION_KEY;
 
-  const r = await rotateKeysScript(env);
+  const r = await runScript('rotate-keys', env);
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, `rotate-keys: ok: current key ${keyIdOf(next)}; re-sealed 2 of 2 account(s) not on it; accounts per key: ${keyIdOf(next)} (current): 2\n`);
   for (const secret of [REFRESH, next.toString('base64'), old.toString('base64')]) t.notOk((r.stdout + r.stderr).includes(secret));
@@ -191,7 +167,7 @@ t.test('npm run rotate-keys exits 1 naming what still uses an old key when an ac
   const [lost, next] = [randomBytes(32), randomBytes(32)];
   const { id } = await new AccountService(conn, new KeyRing([lost])).create({ kind: 'oauth', refreshToken: REFRESH });
   await new AccountService(conn, new KeyRing([next])).create({ kind: 'oauth', refreshToken: REFRESH });
-  const r = await rotateKeysScript(testEnv({ MONGODB_URI: uri, ENCRYPTION_KEY: next.toString('base64') }));
+  const r = await runScript('rotate-keys', testEnv({ MONGODB_URI: uri, ENCRYPTION_KEY: next.toString('base64') }));
   t.equal(r.code, 1);
   t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
   t.match(r.stderr, `rotate-keys: 1 account(s) could not be opened with any key in ENCRYPTION_KEYS (first: account ${id}: `);
@@ -203,7 +179,7 @@ t.test('npm run rotate-keys exits 1 naming what still uses an old key when an ac
 t.test('npm run rotate-keys with a bad ENCRYPTION_KEYS exits 1 without echoing it', async (t) => {
   const env = testEnv({ ENCRYPTION_KEYS: 'hunter2hunter2,also-bad' });
   delete (env as Record<string, string | undefined>).ENCRYPTION_KEY;
-  const r = await rotateKeysScript(env);
+  const r = await runScript('rotate-keys', env);
   t.equal(r.code, 1);
   t.match(r.stderr, /^rotate-keys: invalid configuration: .*ENCRYPTION_KEYS must be comma-separated keys/);
   t.notMatch(r.stderr, /hunter2|also-bad/);

@@ -1,54 +1,21 @@
 // The renewal script as cron runs it: a separate process, configured by the environment.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import t from 'tap';
 import { channelModel } from '../../src/channels/channel-model.js';
 import { calendarModel } from '../../src/models/calendar.js';
 import { startPushHarness, type PushHarness } from '../helpers/push-harness.js';
+import { harnessScriptEnv, runScript as runNamedScript } from '../helpers/run-script.js';
 
-const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runScript(env: Record<string, string>): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tsx, [path.join(repoRoot, 'scripts', 'renew-channels.ts')], {
-      cwd: repoRoot,
-      // Only what the script needs: no inherited MONGODB_URI or other settings.
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runScript = (env: Record<string, string>) => runNamedScript('renew-channels', env);
 
 /** The environment of a cron job pointing at the harness's database and emulator. */
 function scriptEnv(h: PushHarness, overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    MONGODB_URI: h.dbUri,
-    PUBLIC_BASE_URL: h.config.publicBaseUrl,
-    ADMIN_TOKEN: h.config.adminToken,
-    ENCRYPTION_KEY: h.config.encryptionKey.toString('base64'),
-    GOOGLE_API_ROOT_URL: h.emu.url,
-    GOOGLE_OAUTH_TOKEN_URL: h.emu.tokenUrl,
-    GOOGLE_CLIENT_ID: 'test-client',
-    GOOGLE_CLIENT_SECRET: 'test-secret',
-    LOG_LEVEL: 'silent',
+  return harnessScriptEnv(h, {
     // The harness opened 48 h channels; with a 3-day lead they are all due by the real clock,
     // while the 30-day channels the script opens are not.
     CHANNEL_RENEW_LEAD_SECONDS: '259200',
     CHANNEL_TTL_SECONDS: '2592000',
     ...overrides,
-  };
+  });
 }
 
 // Each test spawns the script as processes that boot, connect and renew: slow on a busy machine.

@@ -1,8 +1,6 @@
 // Channel work claimed per calendar with the generic lease: several renewers (replicas and the
 // script) share due calendars, renew each once, leave calendars that are not due alone, and take
 // over the work of a renewer that died holding a lease.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import t from 'tap';
 import type { CalendarClients } from '../../src/accounts/calendar-clients.js';
 import { ChannelService } from '../../src/channels/channel-service.js';
@@ -10,9 +8,7 @@ import { calendarModel } from '../../src/models/calendar.js';
 import type { QuotaGate } from '../../src/quota/quota-gate.js';
 import { PRIORITY } from '../../src/sync/priority.js';
 import { silentLog, startPushHarness, type PushHarness } from '../helpers/push-harness.js';
-
-const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
+import { harnessScriptEnv, runScript as runNamedScript, type ScriptResult } from '../helpers/run-script.js';
 
 // The script's settings and the in-process renewers' agree: 30-day channels, 3-day lead.
 const TTL_SECONDS = 30 * 86_400;
@@ -33,31 +29,8 @@ function service(h: PushHarness, overrides: Partial<ConstructorParameters<typeof
 
 const watchCalls = (h: PushHarness): number => h.emu.stats()['events.watch'] ?? 0;
 
-function runScript(h: PushHarness): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    MONGODB_URI: h.dbUri,
-    PUBLIC_BASE_URL: h.config.publicBaseUrl,
-    ADMIN_TOKEN: h.config.adminToken,
-    ENCRYPTION_KEY: h.config.encryptionKey.toString('base64'),
-    GOOGLE_API_ROOT_URL: h.emu.url,
-    GOOGLE_OAUTH_TOKEN_URL: h.emu.tokenUrl,
-    GOOGLE_CLIENT_ID: 'test-client',
-    GOOGLE_CLIENT_SECRET: 'test-secret',
-    LOG_LEVEL: 'silent',
-    CHANNEL_RENEW_LEAD_SECONDS: String(LEAD_SECONDS),
-    CHANNEL_TTL_SECONDS: String(TTL_SECONDS),
-  };
-  return new Promise((resolve, reject) => {
-    const child = spawn(tsx, [path.join(repoRoot, 'scripts', 'renew-channels.ts')], { cwd: repoRoot, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runScript(h: PushHarness): Promise<ScriptResult> {
+  return runNamedScript('renew-channels', harnessScriptEnv(h, { CHANNEL_RENEW_LEAD_SECONDS: String(LEAD_SECONDS), CHANNEL_TTL_SECONDS: String(TTL_SECONDS) }));
 }
 
 t.test('two renewers and the script at once renew each due channel exactly once and leave the others alone', async (t) => {

@@ -20,8 +20,9 @@ t.test('a calendar synced moments ago is not claimed again before SYNC_MIN_INTER
   await h.assertMirrorExact(t);
 });
 
+// An interval far above a loaded machine's request times, so only pacing can explain the figures.
 t.test('an isolated change is not delayed: a calendar idle for longer than the interval is claimed at once', async (t) => {
-  const h = await startSyncHarness(t, 'pacing-idle', { SYNC_MIN_INTERVAL_MS: '800' });
+  const h = await startSyncHarness(t, 'pacing-idle', { SYNC_MIN_INTERVAL_MS: '4000' });
   h.seed(3);
   const engine = h.engine();
   await engine.syncCalendar(h.calendarId);
@@ -31,12 +32,12 @@ t.test('an isolated change is not delayed: a calendar idle for longer than the i
   const asked = Date.now();
   await engine.requestSync(h.calendarId, { reason: 'ping', priority: PRIORITY.ping });
   await waitFor(() => h.outcomes.length >= 2);
-  t.ok(h.outcomes[1]!.finishedAt.getTime() - asked < 800, 'synced without waiting for the interval');
+  t.ok(h.outcomes[1]!.finishedAt.getTime() - asked < 4000, 'synced without waiting for the interval');
   await h.assertMirrorExact(t);
 });
 
 t.test('pings that arrive during the pacing interval fold into one pass after it', async (t) => {
-  const h = await startSyncHarness(t, 'pacing-fold', { SYNC_MIN_INTERVAL_MS: '800' });
+  const h = await startSyncHarness(t, 'pacing-fold', { SYNC_MIN_INTERVAL_MS: '4000' });
   h.seed(3);
   const engine = h.engine();
   await engine.syncCalendar(h.calendarId);
