@@ -350,14 +350,15 @@ const mibText = (v: number) => `${v.toFixed(1)}`;
 function fleetSection(f: FleetResult): string[] {
   const o = f.options;
   return [
-    '## 5. Safety net over a fleet, one replica vs three',
+    '## 6. Safety net over a fleet, one replica vs three',
     '',
     `Fleets of ${o.sizes.map(fmtInt).join(' and ')} calendars inserted directly into the database (one account, registered long ago, channels and tokens implied, ` +
       `all synced a minute before), of which ${fmtInt(o.stale)} are then backdated two hours (pings lost): only those exist in the emulator, since only they are synced ` +
       '(with no stored token, each costs one full events.list of an empty calendar). ' +
       `Replicas are child processes running \`src/server.ts\` (\`node --import tsx\`) with the real cron (${Object.entries(f.env).map(([k, v]) => `${k}="${v}"`).join(', ')}), ` +
       'so every replica runs the safety net at the same second, as the production cron does; the renewal job is pushed out of the run. ' +
-      'Tick time is the cron\'s own "cron job finished" duration on each replica; "all synced" runs from the tick until no calendar has a request left and every stale one ' +
+      'Marked counts the sync requests recorded by every tick of every replica from the backdating until the cycle ends (one tick marks the lot). ' +
+      'Tick time is the cron\'s own "cron job finished" duration, the slowest tick of each replica during the cycle; "all synced" runs from the start of the tick that marked until no calendar has a request left and every stale one ' +
       'has a newer `lastSyncedAt` (it includes the safety net\'s own jitter, up to 60 s with the default RESYNC_STALE_MINUTES). RSS is `/proc/<pid>/status` of each replica: ' +
       'VmRSS once idle before the tick and after the cycle, VmHWM (peak) after.',
     '',
@@ -384,7 +385,7 @@ function fleetSection(f: FleetResult): string[] {
 
 function fleetPingsSection(p: FleetPingsResult): string[] {
   return [
-    '## 6. Many calendars changed at once, through pings to three replicas',
+    '## 7. Many calendars changed at once, through pings to three replicas',
     '',
     `${p.options.calendars} calendars registered through the admin API behind a round-robin balancer in front of ${p.options.replicas} child-process replicas ` +
       `(\`src/server.ts\`, production defaults, cron off; registration and first syncs took ${fmtMs(p.registerMs)}). Then one write per calendar in the emulator, all at once, ` +
@@ -400,7 +401,7 @@ function fleetPingsSection(p: FleetPingsResult): string[] {
 
 function ingestSection(g: IngestResult): string[] {
   return [
-    '## 7. Ping ingestion',
+    '## 8. Ping ingestion',
     '',
     `One server (\`buildApp\` in this process, sync engine running, cron off; ${Object.entries(g.env).map(([k, v]) => `${k}=${v}`).join(', ')} so the load generator on loopback is not ` +
       'rate limited) and, against the same database, a bare Fastify route and a Fastify route doing the database work of a verified ping (read the channel by id, ' +
