@@ -123,7 +123,8 @@ export async function startFleet(t: TestLike, opts: { name: string; apps?: numbe
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       const replicaUrl = `http://127.0.0.1:${port}`;
-      const deadline = Date.now() + 30_000;
+      // Booting tsx and the server takes seconds on an idle machine, far longer on a loaded one.
+      const deadline = Date.now() + 120_000;
       for (;;) {
         if (child.exitCode !== null) throw new Error(`replica exited at start: ${stderr}`);
         const ok = await fetch(`${replicaUrl}/readyz`).then((r) => r.ok, () => false);
