@@ -42,10 +42,12 @@ export function changeFeedSection(f: ChangeFeedResult): string[] {
       '100 ms), the pull reader has every `created` change, the subscriber has every one; the rates are the events divided by those times.',
     '',
     table(
-      ['burst', 'sync passes', 'mirror has all', 'events/s mirrored', 'pull reader has all', 'changes/s read', 'subscriber has all', 'changes/s delivered', 'deliveries (batches)', 'first delivery'],
+      ['burst', 'sync passes', 'longest pass', 'longest ping → pass end', 'mirror has all', 'events/s mirrored', 'pull reader has all', 'changes/s read', 'subscriber has all', 'changes/s delivered', 'deliveries (batches)', 'first delivery'],
       f.bursts.map((b) => [
         `${fmtInt(b.events)} events, ${b.calendars} calendar${b.calendars > 1 ? 's' : ''}`,
         fmtInt(b.syncPasses),
+        fmtMs(b.longestPassMs),
+        fmtMs(b.longestFreshnessMs),
         fmtMs(b.mirroredMs),
         fmtInt(b.mirroredPerSec),
         fmtMs(b.pulledMs),
@@ -57,6 +59,7 @@ export function changeFeedSection(f: ChangeFeedResult): string[] {
       ]),
     ),
     '',
+    '- Longest pass and longest ping → pass end come from `sync_runs` (`durationMs`, `freshnessMs`): the second includes waiting for a sync slot (SYNC_CONCURRENCY) and pacing.',
     `- A subscription has one batch in flight at a time (that is how it gets its changes in order), each of up to ${f.batchSize} changes of one calendar, so a burst ` +
       'over several calendars takes at least one delivery per calendar. The pull reader takes up to ' +
       `${fmtInt(o.pullLimit)} changes a read across calendars.`,

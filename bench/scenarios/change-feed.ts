@@ -49,6 +49,9 @@ export interface ChangeFeedBurst {
   calendars: number;
   events: number;
   syncPasses: number;
+  /** The burst's sync passes (sync_runs): the longest pass, and the longest from ping to the end of its pass (queueing included). */
+  longestPassMs: number;
+  longestFreshnessMs: number;
   /** From just before the writes until the mirror / the pull reader / the subscriber had every change. */
   mirroredMs: number;
   pulledMs: number;
@@ -337,10 +340,13 @@ async function burst(o: {
   const [pulledMs, deliveredMs] = [last('pull'), last('push')];
   const keys = new Set(o.ids);
   const passes = await Promise.all(o.ids.map((id) => passCount(Calendar, id)));
+  const runs = await o.stack.app.services.SyncRun.find({ calendarId: { $in: oids }, finishedAt: { $gte: new Date(performance.timeOrigin + started) } }, { durationMs: 1, freshnessMs: 1 }).lean();
   return {
     calendars: o.ids.length,
     events: o.events,
     syncPasses: passes.reduce((a, p, i) => a + p - passesBefore[i]!, 0),
+    longestPassMs: Math.max(...runs.map((r) => r.durationMs)),
+    longestFreshnessMs: Math.max(...runs.map((r) => r.freshnessMs ?? 0)),
     mirroredMs,
     pulledMs,
     deliveredMs,
