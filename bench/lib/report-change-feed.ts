@@ -59,6 +59,11 @@ export function changeFeedSection(f: ChangeFeedResult): string[] {
       ]),
     ),
     '',
+    ...f.bursts.map(
+      (b) =>
+        `- ${fmtInt(b.events)} events over ${b.calendars} calendar${b.calendars > 1 ? 's' : ''}: the subscriber had every change ${signedMs(b.deliveredMs - b.mirroredMs)} after the mirror held every event (negative: before), ` +
+        `the pull reader ${signedMs(b.pulledMs - b.mirroredMs)} after; its ${fmtInt(b.deliveries)} deliveries came ${b.deliveries > 1 ? fmtMs((b.deliveredMs - b.firstDeliveredMs) / (b.deliveries - 1)) : 'n/a'} apart on average.`,
+    ),
     '- Longest pass and longest ping → pass end come from `sync_runs` (`durationMs`, `freshnessMs`): the second includes waiting for a sync slot (SYNC_CONCURRENCY) and pacing.',
     `- A subscription has one batch in flight at a time (that is how it gets its changes in order), each of up to ${f.batchSize} changes of one calendar, so a burst ` +
       'over several calendars takes at least one delivery per calendar. The pull reader takes up to ' +
