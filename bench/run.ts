@@ -11,6 +11,7 @@ import { startLocalDb } from '../scripts/lib/local-db.js';
 import { renderMarkdown, type BenchResults, type ScenarioKey, type ScenarioProvenance } from './lib/report.js';
 import { runApiCalls } from './scenarios/api-calls.js';
 import { runBurst } from './scenarios/burst.js';
+import { runChangeFeed } from './scenarios/change-feed.js';
 import { runDashboard } from './scenarios/dashboard.js';
 import { runFleet } from './scenarios/fleet.js';
 import { runFleetPings } from './scenarios/fleet-pings.js';
@@ -21,7 +22,7 @@ import { runMemory } from './scenarios/memory.js';
 const HELP = `usage: npm run bench -- [options]
   --quick                 small sizes, < 1 min (smoke check); does not touch docs/ unless --docs
   --scale X               multiply the sizes (events per calendar, memory events, latency changes, burst pings) by X
-  --only LIST             comma-separated subset of: api,latency,memory,burst,dashboard,fleet,fleet-pings,ingest
+  --only LIST             comma-separated subset of: api,latency,memory,burst,dashboard,fleet,fleet-pings,ingest,change-feed
   --calendars N --events N --rounds N --changes N      scenario 1 (API calls)
   --latency-changes N --spacing-ms N                    scenario 2 (latency): the stream, run with pacing off and with the default
   --isolated-changes N --isolated-spacing-ms N          scenario 2: isolated changes with the default pacing (not scaled)
@@ -31,6 +32,8 @@ const HELP = `usage: npm run bench -- [options]
   --fleet-sizes N,N --fleet-stale N                     scenario 6 (fleet: safety net, 1 vs 3 replicas)
   --fleet-ping-calendars N                              scenario 7 (changed at once, 3 replicas)
   --ingest-seconds N                                    scenario 8 (ping ingestion, per load run)
+  --feed-changes N --feed-spacing-ms N                  scenario 9 (change feed): the delay stream (changes scaled)
+  --feed-burst N --feed-burst-calendars N               scenario 9: events inserted at once, in one calendar then over N calendars (burst scaled)
   --docs / --no-docs      force / skip regenerating docs/benchmarks.md`;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,6 +60,10 @@ const { values: a } = parseArgs({
     'fleet-stale': { type: 'string' },
     'fleet-ping-calendars': { type: 'string' },
     'ingest-seconds': { type: 'string' },
+    'feed-changes': { type: 'string' },
+    'feed-spacing-ms': { type: 'string' },
+    'feed-burst': { type: 'string' },
+    'feed-burst-calendars': { type: 'string' },
     docs: { type: 'boolean' },
     'no-docs': { type: 'boolean' },
     help: { type: 'boolean', default: false },
@@ -79,6 +86,8 @@ const d = a.quick
   ? { calendars: 3, events: 500, rounds: 2, changes: 5, latencyChanges: 30, spacingMs: 100, latencyInitial: 100, isolatedChanges: 5, isolatedSpacingMs: 1_500, memoryEvents: 5_000, burst: 50, dashboardCalendars: 1_000, dashboardRuns: 2_000, fleetSizes: [50, 200], fleetStale: 20, tickEverySec: 5, fleetPingCalendars: 10, ingestSec: 2 }
   : { calendars: 10, events: 2_000, rounds: 3, changes: 5, latencyChanges: 200, spacingMs: 150, latencyInitial: 500, isolatedChanges: 20, isolatedSpacingMs: 1_500, memoryEvents: 20_000, burst: 200, dashboardCalendars: 10_000, dashboardRuns: 20_000, fleetSizes: [1_000, 10_000], fleetStale: 1_000, tickEverySec: 10, fleetPingCalendars: 100, ingestSec: 8 };
 const int = (name: string, v: string | undefined, fallback: number) => Math.round(num(name, v, fallback));
+const feedDefaults = a.quick ? { changes: 9, spacingMs: 1_500, burst: 300, burstCalendars: 3 } : { changes: 45, spacingMs: 1_500, burst: 2_000, burstCalendars: 10 };
+const feedChanges = int('feed-changes', a['feed-changes'], sized(feedDefaults.changes));
 const sizes = {
   api: {
     calendars: int('calendars', a.calendars, d.calendars),
@@ -108,8 +117,17 @@ const sizes = {
   },
   fleetPings: { calendars: int('fleet-ping-calendars', a['fleet-ping-calendars'], d.fleetPingCalendars), replicas: 3 },
   ingest: { durationSec: int('ingest-seconds', a['ingest-seconds'], d.ingestSec), connections: 10 },
+  changeFeed: {
+    changes: feedChanges,
+    spacingMs: int('feed-spacing-ms', a['feed-spacing-ms'], feedDefaults.spacingMs),
+    initialEvents: Math.max(feedChanges, sized(a.quick ? 100 : 500)),
+    burstEvents: int('feed-burst', a['feed-burst'], sized(feedDefaults.burst)),
+    burstCalendars: int('feed-burst-calendars', a['feed-burst-calendars'], feedDefaults.burstCalendars),
+    waitSec: 10,
+    pullLimit: 1000,
+  },
 };
-const ALL = ['api', 'latency', 'memory', 'burst', 'dashboard', 'fleet', 'fleet-pings', 'ingest'] as const;
+const ALL = ['api', 'latency', 'memory', 'burst', 'dashboard', 'fleet', 'fleet-pings', 'ingest', 'change-feed'] as const;
 const only = new Set(a.only ? a.only.split(',').map((s) => s.trim()) : ALL);
 for (const s of only) if (!(ALL as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario "${s}" (${ALL.join(', ')})`);
 const writeDocs = a['no-docs'] ? false : (a.docs ?? !a.quick);
@@ -170,6 +188,7 @@ try {
     ['fleet', async () => void (results.scenarios.fleet = await runFleet(db.uri, sizes.fleet, log))],
     ['fleet-pings', async () => void (results.scenarios.fleetPings = await runFleetPings(db.uri, sizes.fleetPings, log))],
     ['ingest', async () => void (results.scenarios.ingest = await runIngest(db.uri, sizes.ingest, log))],
+    ['change-feed', async () => void (results.scenarios.changeFeed = await runChangeFeed(db.uri, sizes.changeFeed, log))],
   ];
   for (const [name, run] of scenarios) {
     if (!only.has(name)) continue;

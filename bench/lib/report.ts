@@ -1,12 +1,14 @@
 // Renders a results object (what bench/run.ts writes as JSON) into docs/benchmarks.md.
 import type { ApiCallsResult } from '../scenarios/api-calls.js';
 import type { BurstResult } from '../scenarios/burst.js';
+import type { ChangeFeedResult } from '../scenarios/change-feed.js';
 import type { DashboardResult } from '../scenarios/dashboard.js';
 import type { FleetPingsResult } from '../scenarios/fleet-pings.js';
 import type { FleetResult } from '../scenarios/fleet.js';
 import type { IngestResult } from '../scenarios/ingest.js';
 import type { LatencyResult } from '../scenarios/latency.js';
 import type { MemoryResult } from '../scenarios/memory.js';
+import { changeFeedSection } from './report-change-feed.js';
 import { fmtInt, fmtMiB, fmtMs, fmtPct, table } from './stats.js';
 
 export interface BenchResults {
@@ -30,6 +32,7 @@ export interface BenchResults {
     fleet?: FleetResult;
     fleetPings?: FleetPingsResult;
     ingest?: IngestResult;
+    changeFeed?: ChangeFeedResult;
   };
   /** Which run measured each scenario: a partial run (`--only`) carries the others over from the last full results. */
   provenance: Partial<Record<ScenarioKey, ScenarioProvenance>>;
@@ -78,6 +81,7 @@ export function renderMarkdown(r: BenchResults): string {
     ['fleet', s.fleet ? () => fleetSection(s.fleet!) : null],
     ['fleetPings', s.fleetPings ? () => fleetPingsSection(s.fleetPings!) : null],
     ['ingest', s.ingest ? () => ingestSection(s.ingest!) : null],
+    ['changeFeed', s.changeFeed ? () => changeFeedSection(s.changeFeed!) : null],
   ];
   for (const [key, render] of sections) {
     if (!render) continue;
@@ -102,7 +106,7 @@ export function renderMarkdown(r: BenchResults): string {
     '```sh',
     'npm run bench                 # default sizes (a few minutes); writes bench/results/ and this file',
     'npm run bench -- --quick      # smoke check (< 1 min); writes bench/results/ only (add --docs to update this file)',
-    'npm run bench -- --scale 2    # twice the events everywhere; --only api,latency,memory,burst,dashboard,fleet,fleet-pings,ingest; --help for every knob',
+    'npm run bench -- --scale 2    # twice the events everywhere; --only api,latency,memory,burst,dashboard,fleet,fleet-pings,ingest,change-feed; --help for every knob',
     '```',
     '',
     'The database is provisioned like the tests do (`MONGODB_URI` if set, else the local SecantusDB) and stopped at the end.',
