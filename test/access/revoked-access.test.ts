@@ -144,3 +144,39 @@ t.test('a 503 from the token endpoint is transient: the account stays active', a
   t.equal((await calendar(h, calendarId))!.state, 'failed', 'retried later, not parked');
   t.equal((await h.app.inject({ method: 'GET', url: '/admin/accounts', headers: AUTH })).json().accounts[0].id, accountId);
 });
+
+t.test('a channel renewal that meets invalid_grant marks the account and opens no channel', async (t) => {
+  const { h, sub, calendarId } = await connectedWithCalendar(t, 'revoked-renewal');
+  h.emu.revokeUser(sub);
+  h.advance(25 * 3_600_000); // into the renewal lead (48 h TTL, 24 h lead); the access token has expired too
+  const report = await h.app.services.renewChannels();
+  t.equal(report.candidates, 1, 'the calendar was due for renewal');
+  t.equal(report.created + report.renewed, 0);
+  t.match(await account(h), { status: 'reauth_required', statusReason: /opening a push channel/ });
+  const cal = await calendar(h, calendarId);
+  t.equal(cal!.state, 'needs_attention', 'its calendars are parked');
+  t.same(cal!.channelCheckAt, NEVER);
+  t.same(await h.activeChannels(calendarId), []);
+  t.equal(await mirrored(h, calendarId), 3, 'the mirror is kept');
+});
+
+t.test('a client cached by another replica is rebuilt after a reconnect (its credentials version changed)', async (t) => {
+  const { h, sub, accountId, calendarId } = await connectedWithCalendar(t, 'revoked-replica-cache');
+  // h.clients is a second client cache over the same database: another replica's.
+  const before = await h.clients.forAccount(accountId);
+  t.equal(await h.clients.forAccount(accountId), before, 'cached while nothing changes');
+
+  h.emu.revokeUser(sub);
+  h.emu.insertEvent(GCAL, eventBody(4));
+  await settle(h); // this replica meets invalid_grant and marks the account
+  t.equal((await account(h)).status, 'reauth_required');
+  t.equal((await connectUser(h)).statusCode, 200);
+  await h.app.services.access.idle();
+  await settle(h);
+  t.equal((await calendar(h, calendarId))!.state, 'idle');
+
+  const after = await h.clients.forAccount(accountId);
+  t.not(after, before, 'the other replica built a new client');
+  const listed = await after.events.list({ calendarId: GCAL });
+  t.equal(listed.status, 200, 'with the new refresh token');
+});
