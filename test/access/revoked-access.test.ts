@@ -97,6 +97,10 @@ t.test('a revoked refresh token marks the account reauth_required at the next sy
   const types = metricTypes(scraped.body);
   t.equal(total(samples, 'calsync_accounts', types.get('calsync_accounts')!, { status: 'reauth_required' }), 1);
   t.equal(total(samples, 'calsync_accounts', types.get('calsync_accounts')!, { status: 'active' }), 0);
+  const dashboard = await h.app.inject({ method: 'GET', url: '/dashboard', headers: AUTH });
+  t.equal(dashboard.statusCode, 200);
+  t.match(dashboard.body, /<section id="accounts-reconnect"[\s\S]*ada@example\.com[\s\S]*invalid_grant/, 'the dashboard lists the account to reconnect');
+  t.notMatch(dashboard.body, /emu-/, 'without its token');
 });
 
 t.test('reconnecting the same Google user restores the same account and resumes incremental sync with the kept token', async (t) => {
