@@ -184,3 +184,31 @@ t.test('a client cached by another replica is rebuilt after a reconnect (its cre
   const listed = await after.events.list({ calendarId: GCAL });
   t.equal(listed.status, 200, 'with the new refresh token');
 });
+
+t.test('the account is marked once however many refusals arrive at once, and a refusal of credentials older than a reconnect changes nothing', async (t) => {
+  const { h, accountId } = await connectedWithCalendar(t, 'revoked-once');
+  const before = new Date(h.now() - 1000);
+  const results = await Promise.all(Array.from({ length: 10 }, (_, i) => h.app.services.access.lost(accountId, `refusal ${i} (invalid_grant)`, before)));
+  t.equal(results.filter(Boolean).length, 1, 'exactly one caller changed the status');
+  const marked = await account(h);
+  t.equal(marked.status, 'reauth_required');
+
+  t.equal((await connectUser(h)).statusCode, 200);
+  await h.app.services.access.idle();
+  // A pass that picked up the old credentials before the reconnect reports its refusal late.
+  t.equal(await h.app.services.access.lost(accountId, 'late refusal (invalid_grant)', before), false);
+  t.match(await account(h), { status: 'active', statusReason: null });
+});
+
+t.test('a channel stop that meets invalid_grant marks the account and parks the stop', async (t) => {
+  const { h, sub, calendarId } = await connectedWithCalendar(t, 'revoked-stop');
+  const [channel] = await h.activeChannels(calendarId);
+  h.emu.revokeUser(sub);
+  h.advance(2 * 3_600_000); // the access token has expired: the stop must refresh it first
+  const removed = await h.app.inject({ method: 'DELETE', url: `/admin/calendars/${calendarId}`, headers: AUTH });
+  t.equal(removed.statusCode, 200);
+  t.match(await account(h), { status: 'reauth_required', statusReason: /stopping a channel/ });
+  const stop = await h.conn.db!.collection('channels').findOne({ _id: channel!._id as never });
+  t.match(stop, { status: 'superseded', lastStopError: 'account needs reconnecting' });
+  t.same(stop!.stopNotBefore, NEVER, 'not retried until the account is reconnected');
+});
