@@ -36,9 +36,9 @@ export interface ChannelServiceOptions {
   quota?: QuotaGate;
   /** Jitter for failure back-offs (tests pin it). */
   random?: () => number;
-  /** Metrics hook, once per calendar in a renewal pass (e.g. calsync_channel_renewals_total). Must not throw. */
   /** Google refused an account's refresh token (credentials picked up at `since`): mark it (src/access/). */
   onReauthRequired?: (accountId: string, reason: string, since: Date) => Promise<void>;
+  /** Metrics hook, once per calendar in a renewal pass (e.g. calsync_channel_renewals_total). Must not throw. */
   onRenewalOutcome?: (outcome: 'renewed' | 'created' | 'busy' | 'current' | 'polling' | 'skipped' | 'failed') => void;
 }
 
@@ -292,7 +292,8 @@ export class ChannelService {
 
   private async open(work: ClaimedChannelWork): Promise<EnsureResult> {
     const { calendarId } = work;
-    const since = new Date(this.now());
+    // Wall clock, like the account's statusChangedAt it is compared with.
+    const since = new Date();
     const { client, googleCalendarId, accountId } = await this.opts.clients.forCalendar(calendarId);
     await this.quota.acquire(accountId, PRIORITY.renewal);
     const { id, token, tokenHash } = newChannelSecrets();

@@ -102,7 +102,7 @@ export class ChannelStopper {
       return 'stopped';
     }
     const accountId = channel.accountId.toHexString();
-    const since = new Date(this.deps.now());
+    const since = new Date(); // wall clock, like the account's statusChangedAt
     try {
       const client = await this.deps.clients.forAccount(accountId);
       await (this.deps.quota ?? unlimitedQuota).acquire(accountId, PRIORITY.renewal);

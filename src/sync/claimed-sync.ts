@@ -85,7 +85,8 @@ export async function runClaimedSync(deps: ClaimedSyncDeps, claimed: ClaimedSync
   }
 
   const started = Date.now();
-  const credentialsSince = deps.now();
+  // Wall clock, like the account's statusChangedAt it is compared with.
+  const credentialsSince = new Date();
   let api: calendar_v3.Calendar;
   try {
     api = await deps.clientFor({ id: calendarId, accountId: claimed.accountId, googleCalendarId: claimed.googleCalendarId });
