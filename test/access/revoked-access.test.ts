@@ -10,6 +10,9 @@ import { NEVER } from '../../src/sync/priority.js';
 
 const GCAL = 'team-revoked@group.calendar.google.com';
 
+// Seven harnesses (emulator, app, database each): ~15 s on a quiet machine, 90 s seen on a loaded one.
+t.setTimeout(300_000);
+
 async function settle(h: PushHarness): Promise<void> {
   await h.emu.flushPings();
   await h.engine!.onIdle();

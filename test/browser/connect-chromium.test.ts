@@ -14,6 +14,9 @@ const CHROMIUM = '/usr/bin/chromium';
 const outDir = path.resolve(import.meta.dirname, '..', '..', 'test-output');
 const GCAL = 'grace-team@group.calendar.google.com';
 
+// Two harnesses and two Chromium launches: ~16 s on a quiet machine; generous for a loaded one.
+t.setTimeout(180_000);
+
 async function launch(t: Test): Promise<Browser> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   t.teardown(() => browser.close());
