@@ -12,8 +12,9 @@ import { SyncEngine, type SyncEngineOptions } from './sync/engine.js';
 import { PingReceiver, PingVerifier, prometheusWebhookMetrics, type WebhookMetrics } from './webhook/index.js';
 import { syncRunModel, type SyncRunModel } from './ops/sync-run.js';
 import { createSyncObserver } from './ops/sync-observer.js';
-import { evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
+import { accountAlerts, evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
 import { runSafetyNet } from './cron/safety-net.js';
+import { AccountAccess } from './access/account-access.js';
 import { migrateSyncState } from './sync/migrate-sync-state.js';
 import { migrateChannelSchedule } from './channels/migrate-channel-schedule.js';
 import type { QuotaGate } from './quota/quota-gate.js';
@@ -51,6 +52,8 @@ export interface Services {
   metrics: Metrics;
   webhookMetrics: WebhookMetrics;
   accounts: AccountService;
+  /** Revoked access and reconnects (src/access/). */
+  access: AccountAccess;
   channels: ChannelService;
   engine: SyncEngine;
   registry: CalendarRegistry;
@@ -97,6 +100,8 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     deferIndexes: true,
   });
   const quota: QuotaGate = overrides.quota ?? governor;
+  // `access` is built below, once the engine and channels it drives exist; they report refusals through it.
+  const onReauthRequired = async (accountId: string, reason: string, since: Date): Promise<void> => void (await access.lost(accountId, reason, since));
   const engine = new SyncEngine({
     models,
     quota,
@@ -105,6 +110,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     logger: log,
     onSyncFinished: createSyncObserver({ metrics, SyncRun, log }),
     pollMs: config.sync.pollMs,
+    onReauthRequired,
     ...overrides.engine,
   });
 
@@ -118,7 +124,9 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     now,
     quota,
     onRenewalOutcome: (outcome) => metrics.channelRenewals.inc({ outcome }),
+    onReauthRequired,
   });
+  const access = new AccountAccess({ accounts, clients, state: engine.state, sync: engine, channels, log: log.child({ component: 'access' }) });
 
   const registry = new CalendarRegistry(conn, { accounts, channels, sync: engine });
   const views = new CalendarViews(conn, { renewLeadSeconds: config.channels.renewLeadSeconds, now });
@@ -130,7 +138,10 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
         { ...config.connect, clientId: config.google.clientId, clientSecret: config.google.clientSecret, tokenUrl: config.google.oauthTokenUrl },
         new ConnectSessions(conn, new KeyRing(config.encryptionKeys), now),
         accounts,
-        async (c) => clients.forget?.(c.accountId),
+        async (c) => {
+          clients.forget?.(c.accountId);
+          if (c.restored) await access.restored(c.accountId);
+        },
       )
     : undefined;
 
@@ -175,6 +186,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     metrics,
     webhookMetrics,
     accounts,
+    access,
     channels,
     engine,
     registry,
@@ -184,7 +196,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     changeFeed,
     subscriptions,
     deliveries,
-    alerts: async () => evaluateAlerts(await summarizeLastHour(SyncRun)),
+    alerts: async () => [...evaluateAlerts(await summarizeLastHour(SyncRun)), ...accountAlerts(await accounts.countByStatus())],
     renewChannels,
     resync,
     async startWorkers() {
@@ -208,7 +220,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     async close() {
       await cron?.stop();
       cron = null;
-      await Promise.all([engine.close(), deliveries.close()]);
+      await Promise.all([engine.close(), deliveries.close(), access.idle()]);
     },
   };
 }

@@ -63,6 +63,9 @@ const accountSchema = new Schema<AccountRecord>(
 // Same Google user = same account, enforced by the database even when two consents race.
 accountSchema.index({ googleSub: 1 }, { unique: true, partialFilterExpression: { googleSub: { $type: 'string' } } });
 
+// The accounts to reconnect (dashboard), without reading the others.
+accountSchema.index({ status: 1, statusChangedAt: 1 });
+
 const build = (conn: Connection) => conn.model('Account', accountSchema);
 export type AccountModel = ReturnType<typeof build>;
 export type AccountDoc = HydratedDocument<AccountRecord>;

@@ -1,7 +1,7 @@
 import { Types, type Connection } from 'mongoose';
 import { KeyRing } from '../crypto/key-ring.js';
 import type { SealedSecret } from '../crypto/secret-box.js';
-import { accountModel, type AccountModel, type AccountStatus, type SealedCredentialsRecord } from './account-model.js';
+import { accountModel, ACCOUNT_STATUSES, type AccountModel, type AccountRecord, type AccountStatus, type SealedCredentialsRecord } from './account-model.js';
 import { openCredentials, sealCredentials, type AccountCredentials } from './credentials.js';
 
 export class AccountNotFoundError extends Error {
@@ -19,7 +19,27 @@ export interface AccountSummary {
   email: string | null;
   status: AccountStatus;
   statusReason: string | null;
+  statusChangedAt: Date | null;
   createdAt: Date;
+}
+
+/** What a client cache needs to know before it hands out a client: may it call Google, with which credentials. */
+export interface AccountAccessState {
+  status: AccountStatus;
+  /** Changes whenever the account document changes (new credentials, status): a cache key. */
+  version: number;
+  statusReason: string | null;
+}
+
+export class AccountReauthRequiredError extends Error {
+  readonly code = 'ACCOUNT_REAUTH_REQUIRED';
+  constructor(
+    readonly accountId: string,
+    readonly reason: string | null,
+  ) {
+    super(`account ${accountId} needs reconnecting (Google refused its refresh token)`);
+    this.name = 'AccountReauthRequiredError';
+  }
 }
 
 /** Label of format-1 credentials in key-usage counts: sealed before key ids existed. */
@@ -96,14 +116,43 @@ export class AccountService {
     throw new Error('could not record the connected account');
   }
 
-  /** Google refused the account's refresh token. True when this call changed the status. */
-  async markReauthRequired(accountId: string, reason: string): Promise<boolean> {
+  /**
+   * Google refused the account's refresh token. True when this call changed the status (one writer
+   * wins however many calendars meet the refusal at once). `unchangedSince`: when the refused
+   * credentials were picked up; a reconnect after that moment (statusChangedAt later) wins, so a
+   * late failure with the old token never undoes it.
+   */
+  async markReauthRequired(accountId: string, reason: string, opts: { unchangedSince?: Date } = {}): Promise<boolean> {
     if (!Types.ObjectId.isValid(accountId)) return false;
-    const res = await this.Account.updateOne(
-      { _id: accountId, status: { $ne: 'reauth_required' } },
-      { $set: { status: 'reauth_required', statusReason: reason, statusChangedAt: new Date() } },
-    );
+    const filter: Record<string, unknown> = { _id: accountId, status: { $ne: 'reauth_required' } };
+    if (opts.unchangedSince) filter.$or = [{ statusChangedAt: null }, { statusChangedAt: { $lte: opts.unchangedSince } }];
+    const res = await this.Account.updateOne(filter, { $set: { status: 'reauth_required', statusReason: reason, statusChangedAt: new Date() } });
     return res.modifiedCount === 1;
+  }
+
+  /** Status and cache version of one account (one read by _id); null when there is no such account. */
+  async accessState(accountId: string): Promise<AccountAccessState | null> {
+    if (!Types.ObjectId.isValid(accountId)) return null;
+    const doc = await this.Account.findById(accountId).select({ status: 1, statusReason: 1, updatedAt: 1 }).lean();
+    if (!doc) return null;
+    return { status: doc.status ?? 'active', version: doc.updatedAt?.getTime() ?? 0, statusReason: doc.statusReason ?? null };
+  }
+
+  /** Accounts by status (every status listed, zero included): the gauge and the alerts. */
+  async countByStatus(): Promise<Record<AccountStatus, number>> {
+    const rows = await this.Account.aggregate<{ _id: string | null; n: number }>([{ $group: { _id: '$status', n: { $sum: 1 } } }]);
+    const counts = Object.fromEntries(ACCOUNT_STATUSES.map((s) => [s, 0])) as Record<AccountStatus, number>;
+    for (const r of rows) {
+      const status = (r._id ?? 'active') as AccountStatus;
+      if (status in counts) counts[status] += r.n;
+    }
+    return counts;
+  }
+
+  /** The accounts a person must reconnect, longest waiting first (at most `limit`). */
+  async needingReconnection(limit: number): Promise<AccountSummary[]> {
+    const docs = await this.Account.find({ status: 'reauth_required' }).sort({ statusChangedAt: 1, _id: 1 }).limit(limit).lean();
+    return docs.map(summaryOf);
   }
 
   async exists(accountId: string): Promise<boolean> {
@@ -113,10 +162,7 @@ export class AccountService {
 
   async list(): Promise<AccountSummary[]> {
     const docs = await this.Account.find().sort({ _id: 1 }).lean();
-    return docs.map((d) => ({
-      id: d._id.toHexString(), kind: d.kind, label: d.label ?? null, email: d.email ?? null,
-      status: d.status ?? 'active', statusReason: d.statusReason ?? null, createdAt: d.createdAt,
-    }));
+    return docs.map(summaryOf);
   }
 
   /** Opens the account's credentials. Throws AccountNotFoundError, or SecretBoxError for a wrong key. */
@@ -171,6 +217,13 @@ export class AccountService {
     for (const r of rows) usage[r._id ?? LEGACY_KEY_LABEL] = (usage[r._id ?? LEGACY_KEY_LABEL] ?? 0) + r.n;
     return usage;
   }
+}
+
+function summaryOf(d: Omit<AccountRecord, 'sealedCredentials'> & { _id: Types.ObjectId }): AccountSummary {
+  return {
+    id: d._id.toHexString(), kind: d.kind, label: d.label ?? null, email: d.email ?? null,
+    status: d.status ?? 'active', statusReason: d.statusReason ?? null, statusChangedAt: d.statusChangedAt ?? null, createdAt: d.createdAt,
+  };
 }
 
 function toSealed(s: SealedCredentialsRecord): SealedSecret {

@@ -3,7 +3,7 @@ import { Types, type Connection } from 'mongoose';
 import type { Config } from '../config/env.js';
 import { createCalendarClient, type ServiceAccountKey } from '../google/calendar-client.js';
 import { calendarModel, type CalendarModel } from '../models/calendar.js';
-import type { AccountService } from './account-service.js';
+import { AccountNotFoundError, AccountReauthRequiredError, type AccountService } from './account-service.js';
 import type { AccountCredentials } from './credentials.js';
 
 /** Builds an authenticated Calendar API client from opened credentials (the Google boundary supplies it). */
@@ -38,7 +38,10 @@ export class CalendarNotFoundError extends Error {
 }
 
 export interface CalendarClients {
-  /** The client for an account (channels of a deleted calendar are still stopped through their account). */
+  /**
+   * The client for an account (channels of a deleted calendar are still stopped through their account).
+   * Throws AccountReauthRequiredError while the account needs reconnecting: no Google call is made for it.
+   */
   forAccount(accountId: string): Promise<calendar_v3.Calendar>;
   /** The client for the account that owns a registered calendar, plus its Google calendar id. */
   forCalendar(calendarId: string): Promise<{ client: calendar_v3.Calendar; googleCalendarId: string; accountId: string }>;
@@ -48,21 +51,34 @@ export interface CalendarClients {
 
 /**
  * Decrypts an account's credentials on first use and keeps one client per account, so the OAuth
- * client's cached access token is reused instead of refreshed on every call. A reconnect replaces
- * the credentials and calls forget(), so the next call opens the new ones.
+ * client's cached access token is reused instead of refreshed on every call. Each use first reads the
+ * account's status and version (one read by _id): a client built from older credentials is dropped
+ * (a reconnect on any replica changes the version), and an account that needs reconnecting gets no
+ * client at all, so its dead token is not sent to Google again from any replica.
  */
 export function createCalendarClients(deps: { conn: Connection; accounts: AccountService; build: CalendarClientBuilder }): CalendarClients {
   const Calendar: CalendarModel = calendarModel(deps.conn);
-  const cache = new Map<string, Promise<calendar_v3.Calendar>>();
+  const cache = new Map<string, { version: number; client: Promise<calendar_v3.Calendar> }>();
 
-  const forAccount = (accountId: string): Promise<calendar_v3.Calendar> => {
-    let client = cache.get(accountId);
-    if (!client) {
-      client = deps.accounts.credentials(accountId).then(deps.build);
-      // A failure (unknown account, wrong key) must not be cached: the next call tries again.
-      client.catch(() => cache.delete(accountId));
-      cache.set(accountId, client);
+  const forAccount = async (accountId: string): Promise<calendar_v3.Calendar> => {
+    const access = await deps.accounts.accessState(accountId);
+    if (!access) {
+      cache.delete(accountId);
+      throw new AccountNotFoundError(accountId);
     }
+    if (access.status === 'reauth_required') {
+      cache.delete(accountId);
+      throw new AccountReauthRequiredError(accountId, access.statusReason);
+    }
+    const cached = cache.get(accountId);
+    if (cached && cached.version === access.version) return cached.client;
+    const client = deps.accounts.credentials(accountId).then(deps.build);
+    const entry = { version: access.version, client };
+    // A failure (unknown account, wrong key) must not be cached: the next call tries again.
+    client.catch(() => {
+      if (cache.get(accountId) === entry) cache.delete(accountId);
+    });
+    cache.set(accountId, entry);
     return client;
   };
 

@@ -111,6 +111,22 @@ export class ChannelSchedule {
   }
 
   /**
+   * The account needs reconnecting: no channel work for its calendars (one write on the accountId
+   * index). Work held right now ends by itself: it meets the account check and calls never().
+   */
+  async parkAccount(accountId: string): Promise<number> {
+    const res = await this.Calendar.updateMany({ accountId: new Types.ObjectId(accountId), channelHeldBy: null }, { $set: { channelCheckAt: NEVER } });
+    return res.modifiedCount;
+  }
+
+  /** The account was reconnected: channel work due now for its push calendars not being worked on. */
+  async resumeAccount(accountId: string, now: Date): Promise<string[]> {
+    const filter = { accountId: new Types.ObjectId(accountId), mode: 'push' as const, channelHeldBy: null };
+    await this.Calendar.updateMany(filter, { $set: { channelCheckAt: now, channelFailures: 0 } });
+    return (await this.Calendar.find(filter, { _id: 1 }).lean()).map((d) => d._id.toHexString());
+  }
+
+  /**
    * When a channel expiring at `expiration` needs renewing: the renewal lead before it. If Google
    * granted less than the lead, halfway to expiry instead, so a short channel is not renewed in a loop.
    */

@@ -1,10 +1,12 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Types, type Connection } from 'mongoose';
+import { AccountReauthRequiredError } from '../accounts/account-service.js';
 import type { CalendarClients } from '../accounts/calendar-clients.js';
+import { isRevokedGrant } from '../google/google-errors.js';
 import { calendarModel, type CalendarModel } from '../models/calendar.js';
 import { unlimitedQuota, type QuotaGate } from '../quota/quota-gate.js';
-import { PRIORITY } from '../sync/priority.js';
+import { NEVER, PRIORITY } from '../sync/priority.js';
 import { channelModel, supersededFields, type ChannelModel } from './channel-model.js';
 import { ChannelSchedule, type ClaimedChannelWork } from './channel-schedule.js';
 import { newChannelSecrets, webhookAddress } from './channel-token.js';
@@ -34,6 +36,8 @@ export interface ChannelServiceOptions {
   quota?: QuotaGate;
   /** Jitter for failure back-offs (tests pin it). */
   random?: () => number;
+  /** Google refused an account's refresh token (credentials picked up at `since`): mark it (src/access/). */
+  onReauthRequired?: (accountId: string, reason: string, since: Date) => Promise<void>;
   /** Metrics hook, once per calendar in a renewal pass (e.g. calsync_channel_renewals_total). Must not throw. */
   onRenewalOutcome?: (outcome: 'renewed' | 'created' | 'busy' | 'current' | 'polling' | 'skipped' | 'failed') => void;
 }
@@ -111,6 +115,7 @@ export class ChannelService {
       timeoutMs: this.timeout,
       owner,
       quota: this.quota,
+      onReauthRequired: opts.onReauthRequired,
     });
   }
 
@@ -197,6 +202,39 @@ export class ChannelService {
     return this.stopper.stopSuperseded({ calendarId: new Types.ObjectId(calendarId) });
   }
 
+  /**
+   * The account needs reconnecting: no channel work for its calendars, and its live channels retired
+   * here without calling Google (its token is dead): superseded with their stop parked, so nothing
+   * renews them and a reconnect can still stop them with the new token.
+   */
+  async retireAccount(accountId: string, reason: string): Promise<number> {
+    if (!Types.ObjectId.isValid(accountId)) return 0;
+    await this.schedule.parkAccount(accountId);
+    const calendarIds = (await this.Calendar.find({ accountId: new Types.ObjectId(accountId) }, { _id: 1 }).lean()).map((c) => c._id);
+    if (calendarIds.length === 0) return 0;
+    const byCalendar = { calendarId: { $in: calendarIds } };
+    const retired = await this.Channel.updateMany(
+      { ...byCalendar, status: { $in: ['active', 'pending'] } },
+      { $set: { ...supersededFields(new Date(this.now()), reason), stopNotBefore: NEVER } },
+    );
+    await this.Channel.updateMany({ ...byCalendar, status: 'superseded', stopHeldBy: null }, { $set: { stopNotBefore: NEVER } });
+    return retired.modifiedCount;
+  }
+
+  /**
+   * The account was reconnected: its parked stops are due again and its push calendars' channel work
+   * is due now (durable: the renewal cron does it if nobody else does). Returns those calendars' ids.
+   */
+  async resumeAccount(accountId: string): Promise<string[]> {
+    if (!Types.ObjectId.isValid(accountId)) return [];
+    const now = new Date(this.now());
+    const calendarIds = (await this.Calendar.find({ accountId: new Types.ObjectId(accountId) }, { _id: 1 }).lean()).map((c) => c._id);
+    if (calendarIds.length > 0) {
+      await this.Channel.updateMany({ calendarId: { $in: calendarIds }, status: 'superseded', stopNotBefore: NEVER }, { $set: { stopNotBefore: now } });
+    }
+    return this.schedule.resumeAccount(accountId, now);
+  }
+
   /** Retries stopping superseded channels (all by default); failures stay recorded for the next pass. */
   stopSuperseded(filter: Record<string, unknown> = {}): Promise<StopSummary> {
     return this.stopper.stopSuperseded(filter);
@@ -210,6 +248,11 @@ export class ChannelService {
     try {
       result = await this.ensureClaimed(work);
     } catch (err) {
+      if (err instanceof AccountReauthRequiredError) {
+        // Nothing to do until the account is reconnected, which makes this work due again.
+        await this.schedule.never(work);
+        return { outcome: 'skipped', reason: 'the account needs reconnecting' };
+      }
       await this.schedule.failed(work, new Date(this.now())).catch(() => undefined);
       throw err;
     }
@@ -249,6 +292,8 @@ export class ChannelService {
 
   private async open(work: ClaimedChannelWork): Promise<EnsureResult> {
     const { calendarId } = work;
+    // Wall clock, like the account's statusChangedAt it is compared with.
+    const since = new Date();
     const { client, googleCalendarId, accountId } = await this.opts.clients.forCalendar(calendarId);
     await this.quota.acquire(accountId, PRIORITY.renewal);
     const { id, token, tokenHash } = newChannelSecrets();
@@ -265,6 +310,12 @@ export class ChannelService {
       );
       data = res.data;
     } catch (err) {
+      if (isRevokedGrant(err)) {
+        await this.Channel.updateOne({ _id: id, status: 'pending' }, { $set: { status: 'stopped', stoppedAt: new Date(this.now()), endReason: 'watch refused: account needs reconnecting' } });
+        await this.opts.onReauthRequired?.(accountId, 'Google refused the refresh token while opening a push channel (invalid_grant)', since);
+        await this.schedule.never(work);
+        return { outcome: 'skipped', reason: 'the account needs reconnecting' };
+      }
       return this.watchFailed(work, id, err);
     }
     const expiration = data.expiration ? new Date(Number(data.expiration)) : null;

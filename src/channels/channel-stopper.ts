@@ -1,5 +1,6 @@
 import type { CalendarClients } from '../accounts/calendar-clients.js';
-import { classifyGoogleError } from '../google/google-errors.js';
+import { AccountReauthRequiredError } from '../accounts/account-service.js';
+import { classifyGoogleError, isRevokedGrant } from '../google/google-errors.js';
 import { Lease, type Held } from '../leases/lease.js';
 import { unlimitedQuota, type QuotaGate } from '../quota/quota-gate.js';
 import { NEVER, PRIORITY } from '../sync/priority.js';
@@ -46,6 +47,8 @@ export class ChannelStopper {
       timeoutMs: number;
       owner: string;
       quota?: QuotaGate;
+      /** Google refused the account's refresh token (credentials picked up at `since`). */
+      onReauthRequired?: (accountId: string, reason: string, since: Date) => Promise<void>;
     },
   ) {
     this.lease = new Lease(deps.Channel, STOP_LEASE_FIELDS);
@@ -98,12 +101,20 @@ export class ChannelStopper {
       await this.markStopped(held, 'never confirmed by Google: nothing to stop');
       return 'stopped';
     }
+    const accountId = channel.accountId.toHexString();
+    const since = new Date(); // wall clock, like the account's statusChangedAt
     try {
-      const accountId = channel.accountId.toHexString();
-      await (this.deps.quota ?? unlimitedQuota).acquire(accountId, PRIORITY.renewal);
       const client = await this.deps.clients.forAccount(accountId);
+      await (this.deps.quota ?? unlimitedQuota).acquire(accountId, PRIORITY.renewal);
       await client.channels.stop({ requestBody: { id: channelId, resourceId: channel.resourceId } }, { timeout: this.deps.timeoutMs });
     } catch (err) {
+      const revoked = isRevokedGrant(err);
+      if (revoked || err instanceof AccountReauthRequiredError) {
+        if (revoked) await this.deps.onReauthRequired?.(accountId, 'Google refused the refresh token while stopping a channel (invalid_grant)', since);
+        // Parked until the account is reconnected, which re-arms the stop (its new token may stop it).
+        await this.lease.release(held, { inc: { stopAttempts: 1 }, set: { lastStopError: 'account needs reconnecting' }, until: NEVER });
+        return 'failed';
+      }
       if (stopMeansGone(err)) {
         await this.markStopped(held, 'already gone at Google');
         return 'stopped';

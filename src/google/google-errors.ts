@@ -161,3 +161,18 @@ export function toGoogleApiError(err: unknown, ctx: ClassifyContext = {}): Googl
   if (err instanceof GoogleApiError) return err;
   return new GoogleApiError(classifyGoogleError(err, ctx), { cause: err });
 }
+
+/**
+ * Google refused the account's refresh token itself (`invalid_grant` from the token endpoint: revoked,
+ * expired, or the user removed access): only a person reconnecting the account helps. Looks through
+ * `cause` links, so a SyncError wrapping the classified error still answers.
+ */
+export function isRevokedGrant(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; depth < 5 && isObject(cur); depth++) {
+    if (cur instanceof GoogleApiError) return cur.reason === 'invalid_grant';
+    if (isObject(cur.response)) return classifyGoogleError(cur).reason === 'invalid_grant';
+    cur = cur.cause;
+  }
+  return false;
+}

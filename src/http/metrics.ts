@@ -10,6 +10,7 @@ export const metricsRoutes: FastifyPluginAsync<{ services: Services }> = async (
   app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
     await refreshFleetGauges(metrics, sources);
     metrics.subscriptionsFailing.set((await services.subscriptions.counts()).failing);
+    for (const [status, n] of Object.entries(await services.accounts.countByStatus())) metrics.accounts.set({ status }, n);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 };

@@ -137,6 +137,12 @@ export function createMetrics() {
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
+    accounts: new Gauge({
+      name: 'calsync_accounts',
+      help: 'Accounts by status (active|reauth_required: Google refused the refresh token, a person must reconnect it), fleet-wide (refreshed on scrape).',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
     // Registered here so dashboards and alert rules can rely on the name; the change-feed
     // deliveries record into it.
     subscriptionsFailing: new Gauge({

@@ -9,7 +9,7 @@ export const ALERT_RULES = {
 } as const;
 
 export interface Alert {
-  name: 'token_expiration_rate' | 'api_error_rate' | 'slow_sync' | 'fallback_spike';
+  name: 'token_expiration_rate' | 'api_error_rate' | 'slow_sync' | 'fallback_spike' | 'account_reauth_required';
   severity: 'warning' | 'critical';
   message: string;
   value: number;
@@ -92,4 +92,18 @@ export function evaluateAlerts(s: HourSummary, minSample = 5): Alert[] {
     });
   }
   return alerts;
+}
+
+/** Accounts Google refused the refresh token of: their calendars are parked until a person reconnects them. */
+export function accountAlerts(byStatus: { reauth_required: number }): Alert[] {
+  if (byStatus.reauth_required === 0) return [];
+  return [
+    {
+      name: 'account_reauth_required',
+      severity: 'warning',
+      message: `${byStatus.reauth_required} account(s) need reconnecting: Google refused the refresh token, so their calendars are not synced (mirror kept)`,
+      value: byStatus.reauth_required,
+      threshold: 0,
+    },
+  ];
 }

@@ -1,7 +1,9 @@
 import type { calendar_v3 } from 'googleapis';
 import { Types } from 'mongoose';
 import type { Logger } from 'pino';
+import { AccountReauthRequiredError } from '../accounts/account-service.js';
 import type { Config } from '../config/env.js';
+import { isRevokedGrant } from '../google/google-errors.js';
 import type { Models } from '../models/index.js';
 import type { QuotaGate } from '../quota/quota-gate.js';
 import type { Sleep } from './backoff.js';
@@ -30,6 +32,11 @@ export interface ClaimedSyncDeps {
   pageSize: number;
   onSyncFinished?: (outcome: SyncOutcome) => void;
   onPageStored?: (info: PageStoredInfo) => Promise<void> | void;
+  /**
+   * Google refused the account's refresh token (invalid_grant) during this pass, whose credentials
+   * were picked up at `since`: the account is marked and its calendars parked (src/access/).
+   */
+  onReauthRequired?: (accountId: string, reason: string, since: Date) => Promise<void>;
 }
 
 /** A claimed sync's result: the pass outcome, or a deferral (the quota could not take it yet). */
@@ -37,7 +44,7 @@ export type ClaimedSyncResult =
   | { kind: 'pass'; outcome: SyncOutcome; dueAgainAt: Date | null }
   | { kind: 'deferred'; until: Date };
 
-const NEEDS_ATTENTION: ReadonlySet<SyncErrorCode> = new Set(['permission', 'not_found', 'credentials_unavailable']);
+const NEEDS_ATTENTION: ReadonlySet<SyncErrorCode> = new Set(['permission', 'not_found', 'credentials_unavailable', 'reauth_required']);
 
 function statusFor(error: SyncError | null): PassStatus {
   if (!error) return 'ok';
@@ -78,10 +85,16 @@ export async function runClaimedSync(deps: ClaimedSyncDeps, claimed: ClaimedSync
   }
 
   const started = Date.now();
+  // Wall clock, like the account's statusChangedAt it is compared with.
+  const credentialsSince = new Date();
   let api: calendar_v3.Calendar;
   try {
     api = await deps.clientFor({ id: calendarId, accountId: claimed.accountId, googleCalendarId: claimed.googleCalendarId });
   } catch (err) {
+    if (err instanceof AccountReauthRequiredError) {
+      // Parked: no Google call until the account is reconnected (which requests this sync again).
+      return finish(deps, claimed, reason, 0, emptyResult(claimed, new SyncError('reauth_required', err.message)));
+    }
     deps.log.error({ calendarId, err: { message: (err as Error).message } }, 'no Google client for the calendar account');
     const error = new SyncError('credentials_unavailable', (err as Error).message);
     return finish(deps, claimed, reason, 0, emptyResult(claimed, error));
@@ -135,7 +148,13 @@ export async function runClaimedSync(deps: ClaimedSyncDeps, claimed: ClaimedSync
   } finally {
     clearInterval(heartbeat);
   }
-  return finish(deps, claimed, reason, Date.now() - started, result, committed);
+  const outcome = await finish(deps, claimed, reason, Date.now() - started, result, committed);
+  if (result.error && isRevokedGrant(result.error) && deps.onReauthRequired) {
+    await deps
+      .onReauthRequired(claimed.accountId, `Google refused the refresh token during a sync (${result.error.message})`, credentialsSince)
+      .catch((err: unknown) => deps.log.error({ accountId: claimed.accountId, err: { message: (err as Error).message } }, 'marking the account for reconnection failed'));
+  }
+  return outcome;
 }
 
 /** What the repository stores for a pass: counters, event count, last error. */

@@ -38,6 +38,8 @@ export interface SyncEngineOptions {
   onSyncFinished?: (outcome: SyncOutcome) => void;
   /** Called after each page is stored (progress, and tests that pause or crash a sync mid-way). */
   onPageStored?: (info: PageStoredInfo) => Promise<void> | void;
+  /** Google refused an account's refresh token during a pass (see ClaimedSyncDeps). */
+  onReauthRequired?: ClaimedSyncDeps['onReauthRequired'];
 }
 
 /**
@@ -81,6 +83,7 @@ export class SyncEngine implements SyncRequester {
       pageSize: opts.pageSize ?? MAX_PAGE_SIZE,
       onSyncFinished: opts.onSyncFinished,
       onPageStored: opts.onPageStored,
+      onReauthRequired: opts.onReauthRequired,
     };
     this.loop = new ClaimLoop({
       concurrency: opts.sync.concurrency,

@@ -11,6 +11,7 @@ export const SYNC_ERROR_CODES = [
   'not_found', // calendar gone or unshared: needs attention
   'bad_request', // other 4xx: a bug on our side
   'credentials_unavailable', // no API client could be built for the account: needs attention
+  'reauth_required', // the account needs reconnecting (Google refused its refresh token): parked until then
   'missing_sync_token', // Google ended the listing without nextSyncToken
   'lease_lost', // another process took over (this one stalled past its lease)
   'lease_expired', // found by the sweep: a holder died mid-sync

@@ -20,6 +20,9 @@ import { IDLE_PRIORITY, NEVER, PRIORITY, type Priority } from './priority.js';
  *   release    shutdown or quota deferral: the lease is let go, requests stay.
  *   sweep      calendars whose holder died mid-pass are shown as failed (they are re-claimed anyway
  *              once the lease runs out).
+ *   park       the account needs reconnecting: every calendar of it needs attention, its requests
+ *              dropped (nothing is claimed, the safety net and pings pass it by); tokens and mirror kept.
+ *   resume     the account was reconnected: its calendars may be requested and claimed again.
  */
 
 export const SYNC_LEASE_FIELDS = { until: 'syncNotBefore', owner: 'syncHeldBy', epoch: 'syncEpoch' } as const;
@@ -276,6 +279,31 @@ export class SyncStateRepository {
   /** Lets go without a verdict (shutdown, quota deferral): the requests stay, claimable from `until`. */
   release(claimed: ClaimedSync, opts: { until: Date; state?: string; inc?: Record<string, number> }): Promise<boolean> {
     return this.lease.release(claimed.held, { until: opts.until, set: { state: opts.state ?? 'idle' }, inc: opts.inc });
+  }
+
+  /**
+   * Parks every calendar of the account (one write on the accountId index). A pass running now is
+   * not disturbed: it meets the same refusal, or the account check, and parks itself.
+   */
+  async parkAccount(accountId: string, lastError: { code: string; message: string }, now: Date): Promise<number> {
+    if (!Types.ObjectId.isValid(accountId)) return 0;
+    const res = await this.Calendar.updateMany(
+      { accountId: new Types.ObjectId(accountId) },
+      { $set: { state: 'needs_attention', dueAt: NEVER, priority: IDLE_PRIORITY, lastError: { ...lastError, at: now } } },
+    );
+    return res.modifiedCount;
+  }
+
+  /**
+   * Unparks the account's calendars: they may be requested and claimed again at once (no back-off
+   * left over from before). Returns their ids; the caller records a request on each.
+   */
+  async resumeAccount(accountId: string, now: Date): Promise<string[]> {
+    if (!Types.ObjectId.isValid(accountId)) return [];
+    const filter = { accountId: new Types.ObjectId(accountId) };
+    await this.Calendar.updateMany({ ...filter, state: 'needs_attention' }, { $set: { state: 'idle' } });
+    await this.Calendar.updateMany({ ...filter, syncHeldBy: null, syncNotBefore: { $gt: now } }, { $set: { syncNotBefore: now } });
+    return (await this.Calendar.find(filter, { _id: 1 }).lean()).map((c) => c._id.toHexString());
   }
 
   /** Only what a pass that lost its lease cost (the calendar's state belongs to the new holder). */

@@ -44,6 +44,7 @@ t.test('the rules cover the alerts the issue asks for, each with a runbook secti
   t.same(
     rules.map((r) => r.alert).sort(),
     [
+      'CalsyncAccountReauthRequired',
       'CalsyncApiErrorRateHigh',
       'CalsyncChannelsExpiringUnrenewed',
       'CalsyncFallbackSpike',

@@ -2,9 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AccountService } from '../../accounts/account-service.js';
 import type { AccountCredentials } from '../../accounts/credentials.js';
 import { HttpError } from './errors.js';
-import { CreateAccountBody, CreatedId, ErrorReply } from './schemas.js';
+import { AccountList, CreateAccountBody, CreatedId, ErrorReply } from './schemas.js';
 
-/** POST /admin/accounts: stores credentials sealed; the reply carries the id only, never the credentials. */
+/**
+ * POST /admin/accounts: stores credentials sealed; the reply carries the id only, never the credentials.
+ * GET /admin/accounts: every account with its status (reauth_required: reconnect it through /connect/google).
+ */
 export interface AccountRoutesOptions {
   accounts: AccountService;
   /** Refresh tokens are useless without the OAuth client they were issued to. */
@@ -33,4 +36,11 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
       return reply.code(201).send({ id });
     },
   );
+
+  app.get('/accounts', { schema: { response: { 200: AccountList, 401: ErrorReply } } }, async () => {
+    const all = await accounts.list();
+    return {
+      accounts: all.map((a) => ({ ...a, statusChangedAt: a.statusChangedAt?.toISOString() ?? null, createdAt: a.createdAt?.toISOString() ?? null })),
+    };
+  });
 };

@@ -47,6 +47,19 @@ export const CreateAccountBody = Type.Object(
 
 export const CreatedId = Type.Object({ id: Type.String() });
 
+/** An account as the admin API shows it: who and in what state, never its credentials. */
+export const AccountView = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  label: Type.Union([Type.String(), Type.Null()]),
+  email: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Union([Type.Literal('active'), Type.Literal('reauth_required')]),
+  statusReason: Type.Union([Type.String(), Type.Null()]),
+  statusChangedAt: Timestamp,
+  createdAt: Timestamp,
+});
+export const AccountList = Type.Object({ accounts: Type.Array(AccountView) });
+
 export const CreateCalendarBody = Type.Object(
   { accountId: ObjectIdString, googleCalendarId: Type.String({ minLength: 1, maxLength: 1024 }) },
   { additionalProperties: false },

@@ -13,6 +13,8 @@ import { calendarPage, overviewPage } from './pages.js';
 
 /** Calendars per dashboard page: one indexed query each, whatever the fleet size. */
 export const DASHBOARD_PAGE_SIZE = 100;
+/** Accounts to reconnect shown on the overview at most (GET /admin/accounts lists them all). */
+const RECONNECT_LIST_LIMIT = 20;
 
 const ListQuery = Type.Object(
   {
@@ -67,7 +69,8 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ adminToken: string; se
           summarizeLastHour(services.SyncRun, new Date(now)),
           syncHistory(services.SyncRun, { now }),
         ]);
-        const html = overviewPage({ now, alerts: evaluateAlerts(hour), hour, fleet, history, page, state, cursor });
+        const reconnect = await services.accounts.needingReconnection(RECONNECT_LIST_LIMIT);
+        const html = overviewPage({ now, alerts: evaluateAlerts(hour), hour, fleet, history, page, state, cursor, reconnect });
         return reply.type('text/html; charset=utf-8').send(html);
       });
 

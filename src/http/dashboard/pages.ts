@@ -1,4 +1,5 @@
 import { html } from 'ghtml';
+import type { AccountSummary } from '../../accounts/account-service.js';
 import type { CalendarState, FleetStatus } from '../../calendars/calendar-views.js';
 import type { Alert, HourSummary } from '../../ops/alerts.js';
 import type { RecentRun } from '../../ops/recent-runs.js';
@@ -83,6 +84,19 @@ export interface OverviewData {
   page: { calendars: CalendarState[]; nextCursor: string | null };
   state: string | undefined;
   cursor: string | undefined;
+  /** Accounts Google refused the refresh token of (a few, longest waiting first). */
+  reconnect?: AccountSummary[];
+}
+
+/** Accounts a person must reconnect: their calendars are parked until then. Nothing when there are none. */
+function reconnectBlock(accounts: AccountSummary[] | undefined, now: number): string {
+  if (!accounts?.length) return '';
+  const rows = accounts.map(
+    (a) => html`<tr><td>${a.email ?? a.label ?? ''}<br><small>${a.id}</small></td><td>${a.statusReason ?? ''}</td><td>${ago(a.statusChangedAt, now)}</td></tr>`,
+  );
+  return html`<section id="accounts-reconnect" class="alert"><h2>Accounts to reconnect</h2>
+<p>Google refused these accounts' refresh tokens: their calendars are not synced (mirror kept) until the same Google user connects again (<code>POST /admin/connect-links</code>).</p>
+<table><thead><tr><th>account</th><th>reason</th><th>since</th></tr></thead><tbody>!${rows}</tbody></table></section>`;
 }
 
 const listUrl = (state: string | undefined, cursor?: string | null) => {
@@ -120,6 +134,7 @@ export function overviewPage(d: OverviewData): string {
   const channels = fleet.channels;
   const body = html`<h1>calsync</h1>
 !${alerts}
+!${reconnectBlock(d.reconnect, now)}
 <h2>Last 24 hours</h2>
 !${charts(d.history)}
 <h2>Last hour</h2>
