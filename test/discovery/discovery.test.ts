@@ -35,6 +35,8 @@ t.test('connect → the calendars the default policy admits are discovered and m
   const Channel = channelModel(h.conn);
   await waitFor(async () => (await Channel.countDocuments({ accountId, kind: 'calendarList', status: 'active' })) === 1, { what: 'the calendarList channel' });
   t.equal(h.emu.channels().filter((c) => c.calendarId === `calendarList:${sub}` && !c.stopped).length, 1, 'one calendarList channel open at the emulator');
+  // The pass stores its token after opening the channel.
+  await h.app.services.discovery.idle();
   const acc = await accountDoc(h, accountId);
   t.match(acc, { discovery: { policy: 'all', onRemoved: 'keep' } });
   t.ok(acc!.calendarListSyncToken, 'the calendarList token is stored');
@@ -218,4 +220,35 @@ t.test('calendarList pings are verified like event pings: a forged one is reject
   t.equal(ok.statusCode, 200);
   t.same(ok.json(), { result: 'sync_requested' });
   t.equal((await accountDoc(h, accountId))!.discoveryRequests, requestsBefore + 1, 'a verified ping is recorded before the 200');
+});
+
+t.test('the cron safety net asks every discovering account for a pass; the renewal job renews a calendarList channel due for renewal', async (t: Test) => {
+  const h = await startPushHarness(t, { name: 'discovery-cron', sync: 'recording' });
+  const sub = h.emu.addUser('fay@example.com', { sub: '3000006' });
+  h.emu.shareCalendar(sub, 'fay@example.com', { primary: true });
+  const accountId = await connectUser(h);
+  const byHand = await h.accountId();
+  await h.app.services.discovery.idle();
+  const Channel = channelModel(h.conn);
+  const first = await Channel.findOne({ accountId, kind: 'calendarList', status: 'active' }).lean();
+  t.ok(first);
+
+  // Shared while pings were lost (the app does not listen here): the safety net finds it.
+  h.emu.shareCalendar(sub, 'missed@group.calendar.google.com', { accessRole: 'reader' });
+  t.equal(await h.app.services.discovery.requestAll(), 1, 'one discovering account marked (the hand-registered one discovers nothing)');
+  await h.app.services.discovery.idle();
+  t.equal((await calendarStates(h, accountId))['missed@group.calendar.google.com'], 'idle');
+  t.equal((await accountDoc(h, byHand))!.discoveryRequests, 0);
+
+  // The list channel comes due for renewal: the renew-channels job opens a new one and stops the old.
+  await h.conn.db!.collection('accounts').updateOne({ _id: new Types.ObjectId(accountId) }, { $set: { listChannelCheckAt: new Date(0) } });
+  await Channel.updateOne({ _id: first!._id }, { $set: { expiration: new Date(Date.now() + 60_000) } });
+  const report = await h.app.services.renewChannels();
+  t.match(report.listChannels, { marked: 1, passes: 1 });
+  const live = await Channel.find({ accountId, kind: 'calendarList', status: 'active' }).lean();
+  t.equal(live.length, 1);
+  t.not(live[0]!._id, first!._id, 'a new calendarList channel');
+  t.equal((await Channel.findById(first!._id).lean())?.status, 'stopped', 'the old one stopped');
+  t.ok(h.emu.channels().find((c) => c.id === first!._id)?.stopped, 'stopped at the emulator too');
+  t.ok((await accountDoc(h, accountId))!.listChannelCheckAt > new Date(), 'next renewal scheduled');
 });
