@@ -2,12 +2,17 @@ import t, { type Test } from 'tap';
 import { Types } from 'mongoose';
 import { AUTH, startPushHarness, type PushHarness } from '../helpers/push-harness.js';
 import { eventBody } from '../helpers/sync-harness.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { waitFor as waitForDefault } from '../helpers/wait-for.js';
 import { channelModel } from '../../src/channels/channel-model.js';
 import { ListChannels } from '../../src/channels/list-channel.js';
 import { webhookAddress } from '../../src/channels/channel-token.js';
 import { DiscoveryService } from '../../src/discovery/discovery-service.js';
 import { calendarStates, connectUser, patchDiscovery } from './helpers.js';
+
+// Seven harnesses (emulator + app each), real syncs and pings: generous limits for a loaded CI
+// machine (the file takes ~20 s on a quiet one).
+t.setTimeout(240_000);
+const waitFor = (condition: () => Promise<boolean>, opts: { what: string }) => waitForDefault(condition, { ...opts, timeoutMs: 60_000 });
 
 const calls = (h: PushHarness, method: string) => h.emu.stats()[method] ?? 0;
 const accountDoc = (h: PushHarness, id: string) => h.conn.db!.collection('accounts').findOne({ _id: new Types.ObjectId(id) });
