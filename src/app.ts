@@ -82,6 +82,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     conn,
     changes: services.changeFeed,
     subscriptions: services.subscriptions,
+    discovery: services.discovery,
   });
   await app.register(dashboardRoutes, { adminToken: config.adminToken, services });
   await app.register(connectRoutes, {

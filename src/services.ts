@@ -27,6 +27,10 @@ import { ChangeFeed } from './changes/change-feed.js';
 import { ensureRetentionIndex } from './changes/retention.js';
 import { SubscriptionService } from './subscriptions/subscription-service.js';
 import { DeliveryWorker, type DeliveryWorkerOptions } from './subscriptions/delivery-worker.js';
+import { DiscoveryService } from './discovery/discovery-service.js';
+import { ListChannels } from './channels/list-channel.js';
+import { channelModel } from './channels/channel-model.js';
+import { webhookAddress } from './channels/channel-token.js';
 
 export interface ServiceOverrides {
   /** Replace how API clients are built (tests point them at the emulator with their own credentials). */
@@ -40,6 +44,8 @@ export interface ServiceOverrides {
   changesNow?: () => Date;
   /** Delivery knobs tests need (clock, back-off, poll). */
   deliveries?: Partial<Pick<DeliveryWorkerOptions, 'now' | 'backoffBaseMs' | 'pollMs' | 'idleMs' | 'random' | 'owner' | 'deliver'>>;
+  /** Calendar discovery's lease owner (tests that race two runners). */
+  discoveryOwner?: string;
 }
 
 /** Calendars one cron tick claims for channel work at most; the rest are due on the next tick. */
@@ -64,6 +70,8 @@ export interface Services {
   changeFeed: ChangeFeed;
   subscriptions: SubscriptionService;
   deliveries: DeliveryWorker;
+  /** Calendar discovery: calendarList sync per account, by its policy. */
+  discovery: DiscoveryService;
   alerts(): Promise<Alert[]>;
   /** One renewal pass (`npm run renew-channels`: until no calendar is due; the cron job passes a bound). */
   renewChannels(pass?: Parameters<ChannelService['renewDue']>[0]): ReturnType<ChannelService['renewDue']>;
@@ -130,7 +138,29 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
 
   const registry = new CalendarRegistry(conn, { accounts, channels, sync: engine });
   const views = new CalendarViews(conn, { renewLeadSeconds: config.channels.renewLeadSeconds, now });
-  const receiver = new PingReceiver(new PingVerifier(conn, now), engine);
+  const listChannels = new ListChannels({
+    Channel: channelModel(conn),
+    clients,
+    address: webhookAddress(config.publicBaseUrl),
+    ttlSeconds: config.channels.ttlSeconds,
+    renewLeadSeconds: config.channels.renewLeadSeconds,
+    log: log.child({ component: 'channels' }),
+    now,
+    quota,
+    stopSuperseded: (filter) => channels.stopSuperseded(filter),
+  });
+  const discovery = new DiscoveryService({
+    conn,
+    clients,
+    registry,
+    listChannels,
+    log: log.child({ component: 'discovery' }),
+    quota,
+    now,
+    owner: overrides.discoveryOwner,
+    onPass: (outcome) => metrics.discoveryPasses.inc({ outcome }),
+  });
+  const receiver = new PingReceiver(new PingVerifier(conn, now), engine, discovery);
 
   const oauthConfigured = config.google.clientId !== '' && config.google.clientSecret !== '';
   const connect = oauthConfigured
@@ -141,6 +171,8 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
         async (c) => {
           clients.forget?.(c.accountId);
           if (c.restored) await access.restored(c.accountId);
+          // Durable before the result page is shown; the pass itself runs on any replica.
+          await discovery.requestDiscovery(c.accountId, 'connected');
         },
       )
     : undefined;
@@ -150,7 +182,9 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
   const migrateChannels = () => (channelMigration ??= migrateChannelSchedule(conn, models, config.channels.renewLeadSeconds));
   const renewChannels: Services['renewChannels'] = async (pass) => {
     await migrateChannels();
-    return channels.renewDue(pass);
+    const report = await channels.renewDue(pass);
+    // calendarList channels are renewed by a discovery pass of their account (under its lease).
+    return { ...report, listChannels: await discovery.renewListChannels() };
   };
   const changeFeed = new ChangeFeed(conn, { retentionMs: config.changes.retentionDays * 86_400_000, now: overrides.changesNow });
 
@@ -196,6 +230,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     changeFeed,
     subscriptions,
     deliveries,
+    discovery,
     alerts: async () => [...evaluateAlerts(await summarizeLastHour(SyncRun)), ...accountAlerts(await accounts.countByStatus())],
     renewChannels,
     resync,
@@ -206,6 +241,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
       await ensureRetentionIndex(changeFeed.Change, config.changes.retentionDays * 86_400);
       engine.start();
       deliveries.start();
+      discovery.start();
     },
     startCron() {
       if (cron || !config.cronEnabled) return;
@@ -213,6 +249,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
         [
           { name: 'renew-channels', schedule: config.cron.renewSchedule, run: () => renewChannels({ maxCalendars: RENEWALS_PER_TICK }) },
           { name: 'resync', schedule: config.cron.resyncSchedule, run: resync },
+          { name: 'discovery', schedule: config.cron.discoverySchedule, run: () => discovery.requestAll() },
         ],
         log.child({ component: 'cron' }),
       );
@@ -220,7 +257,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     async close() {
       await cron?.stop();
       cron = null;
-      await Promise.all([engine.close(), deliveries.close(), access.idle()]);
+      await Promise.all([engine.close(), deliveries.close(), discovery.close(), access.idle()]);
     },
   };
 }

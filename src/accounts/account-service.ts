@@ -3,6 +3,7 @@ import { KeyRing } from '../crypto/key-ring.js';
 import type { SealedSecret } from '../crypto/secret-box.js';
 import { accountModel, ACCOUNT_STATUSES, type AccountModel, type AccountRecord, type AccountStatus, type SealedCredentialsRecord } from './account-model.js';
 import { openCredentials, sealCredentials, type AccountCredentials } from './credentials.js';
+import { CONSENT_DEFAULT, policyOf, type DiscoveryPolicy } from '../discovery/policy.js';
 
 export class AccountNotFoundError extends Error {
   readonly code = 'ACCOUNT_NOT_FOUND';
@@ -20,6 +21,8 @@ export interface AccountSummary {
   status: AccountStatus;
   statusReason: string | null;
   statusChangedAt: Date | null;
+  /** Calendar discovery: the policy and how the last pass went (never the calendarList token). */
+  discovery: DiscoveryPolicy & { lastDiscoveryAt: Date | null; lastError: { code: string; message: string; at: Date } | null };
   createdAt: Date;
 }
 
@@ -84,7 +87,13 @@ export class AccountService {
    * `sub`), replaces its refresh token and makes it active again: a reconnect restores the same
    * account, so its calendars and mirror carry on.
    */
-  async connectGoogleUser(user: { sub: string; email: string | null; refreshToken: string }): Promise<{ id: string; created: boolean; restored: boolean }> {
+  async connectGoogleUser(user: {
+    sub: string;
+    email: string | null;
+    refreshToken: string;
+    /** The discovery policy the connect link asked for: set on a new account (default `all`) and on a reconnect. */
+    discovery?: DiscoveryPolicy;
+  }): Promise<{ id: string; created: boolean; restored: boolean }> {
     const credentials: AccountCredentials = { kind: 'oauth', refreshToken: user.refreshToken };
     for (let attempt = 0; attempt < 2; attempt++) {
       const existing = await this.Account.findOne({ googleSub: user.sub }).select({ _id: 1, status: 1 }).lean();
@@ -96,6 +105,8 @@ export class AccountService {
             $set: {
               kind: 'oauth', email: user.email, status: 'active', statusReason: null, statusChangedAt: new Date(),
               sealedCredentials: sealCredentials(this.keys, id, credentials),
+              // A policy change re-reads the whole list (the token only covers changes under the old one).
+              ...(user.discovery ? { discovery: user.discovery, calendarListSyncToken: null } : {}),
             },
           },
         );
@@ -105,6 +116,7 @@ export class AccountService {
       try {
         await this.Account.create({
           _id, kind: 'oauth', label: user.email, googleSub: user.sub, email: user.email,
+          discovery: user.discovery ?? CONSENT_DEFAULT,
           sealedCredentials: sealCredentials(this.keys, _id.toHexString(), credentials),
         });
         return { id: _id.toHexString(), created: true, restored: false };
@@ -165,6 +177,23 @@ export class AccountService {
     return docs.map(summaryOf);
   }
 
+  /** One account's summary (never its credentials or tokens); undefined when there is none. */
+  async summary(accountId: string): Promise<AccountSummary | undefined> {
+    if (!Types.ObjectId.isValid(accountId)) return undefined;
+    const doc = await this.Account.findById(accountId).lean();
+    return doc ? summaryOf(doc) : undefined;
+  }
+
+  /**
+   * Sets the account's discovery policy. The calendarList token is dropped in the same write, so
+   * the next pass reads the whole list and judges every entry by the new policy. False: no such account.
+   */
+  async setDiscovery(accountId: string, discovery: DiscoveryPolicy): Promise<boolean> {
+    if (!Types.ObjectId.isValid(accountId)) return false;
+    const res = await this.Account.updateOne({ _id: accountId }, { $set: { discovery, calendarListSyncToken: null } });
+    return res.matchedCount === 1;
+  }
+
   /** Opens the account's credentials. Throws AccountNotFoundError, or SecretBoxError for a wrong key. */
   async credentials(accountId: string): Promise<AccountCredentials> {
     if (!Types.ObjectId.isValid(accountId)) throw new AccountNotFoundError(accountId);
@@ -219,10 +248,18 @@ export class AccountService {
   }
 }
 
-function summaryOf(d: Omit<AccountRecord, 'sealedCredentials'> & { _id: Types.ObjectId }): AccountSummary {
+type SummarySource = {
+  _id: Types.ObjectId; kind: AccountSummary['kind']; label?: string | null; email?: string | null; status?: AccountStatus;
+  statusReason?: string | null; statusChangedAt?: Date | null; createdAt: Date; discovery?: unknown; lastDiscoveryAt?: Date | null;
+  lastDiscoveryError?: { code: string; message: string; at: Date } | null;
+};
+
+function summaryOf(d: SummarySource): AccountSummary {
   return {
     id: d._id.toHexString(), kind: d.kind, label: d.label ?? null, email: d.email ?? null,
-    status: d.status ?? 'active', statusReason: d.statusReason ?? null, statusChangedAt: d.statusChangedAt ?? null, createdAt: d.createdAt,
+    status: d.status ?? 'active', statusReason: d.statusReason ?? null, statusChangedAt: d.statusChangedAt ?? null,
+    discovery: { ...policyOf(d.discovery as Parameters<typeof policyOf>[0]), lastDiscoveryAt: d.lastDiscoveryAt ?? null, lastError: d.lastDiscoveryError ?? null },
+    createdAt: d.createdAt,
   };
 }
 

@@ -4,7 +4,8 @@ import type { ChannelService, EnsureResult } from '../channels/channel-service.j
 import { calendarModel, type CalendarModel } from '../models/calendar.js';
 import { eventModel, type EventModel } from '../models/event.js';
 import { PRIORITY } from '../sync/priority.js';
-import { initialSyncRequest } from '../sync/sync-state.js';
+import { initialSyncRequest, retiredSyncFields } from '../sync/sync-state.js';
+import { NEVER } from '../sync/priority.js';
 import type { SyncRequester, SyncMode } from '../sync/types.js';
 import { AccountNotFoundError, type AccountService } from '../accounts/account-service.js';
 import { CalendarNotFoundError } from '../accounts/calendar-clients.js';
@@ -79,6 +80,71 @@ export class CalendarRegistry {
       modeReason: cal?.modeReason ?? null,
       channel,
     };
+  }
+
+  /**
+   * Calendar discovery admits a calendar: registered like POST /admin/calendars (marked
+   * `discovered`), or, when it was retired earlier, brought back with a full sync and a new channel.
+   * Idempotent and safe to race: the unique index on (account, Google calendar id) lets one
+   * creation win; the losers find it registered and leave it alone.
+   */
+  async admitDiscovered(accountId: string, googleCalendarId: string): Promise<{ id: string; outcome: 'created' | 'reactivated' | 'present' }> {
+    const now = new Date();
+    let id: string;
+    let outcome: 'created' | 'reactivated';
+    try {
+      const doc = await this.Calendar.create({ accountId, googleCalendarId, discovered: true, ...initialSyncRequest(now), ...initialChannelSchedule(now) });
+      id = doc._id.toHexString();
+      outcome = 'created';
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      // Back from retirement: a full sync (the mirror may have drifted meanwhile) and channel work due now.
+      const back = await this.Calendar.findOneAndUpdate(
+        { accountId, googleCalendarId, state: 'retired' },
+        {
+          $set: { state: 'idle', retiredAt: null, discovered: true, dueAt: now, pendingFullSync: true, channelCheckAt: now, channelHeldBy: null },
+          $min: { priority: PRIORITY.recovery },
+          $inc: { requests: 1, fullRequests: 1 },
+        },
+        { projection: { _id: 1 } },
+      ).lean();
+      if (!back) {
+        const existing = await this.Calendar.findOne({ accountId, googleCalendarId }).select({ _id: 1 }).lean();
+        return { id: existing?._id.toHexString() ?? '', outcome: 'present' };
+      }
+      id = back._id.toHexString();
+      outcome = 'reactivated';
+    }
+    await this.deps.channels.ensureChannel(id).catch(() => undefined);
+    await this.deps.sync.requestSync(id, { reason: 'discovered', priority: PRIORITY.recovery });
+    return { id, outcome };
+  }
+
+  /**
+   * Calendar discovery drops a calendar it had admitted (deleted, unshared, or no longer admitted by
+   * the policy). `remove` deletes it and its mirror; `keep` retires it: syncs and channel work end
+   * (leases taken over, so work in flight writes nothing more), channels stopped, mirror kept.
+   * Calendars registered by an operator are never touched. Returns what was done.
+   */
+  async dropDiscovered(accountId: string, googleCalendarId: string, onRemoved: 'keep' | 'remove'): Promise<'removed' | 'retired' | 'none'> {
+    const cal = await this.Calendar.findOne({ accountId, googleCalendarId, discovered: true, state: { $ne: 'retired' } }).select({ _id: 1 }).lean();
+    if (!cal) return 'none';
+    const id = cal._id.toHexString();
+    if (onRemoved === 'remove') {
+      await this.remove(id).catch((err: unknown) => {
+        if (!(err instanceof CalendarNotFoundError)) throw err;
+      });
+      return 'removed';
+    }
+    const now = new Date();
+    const sync = retiredSyncFields(now);
+    const res = await this.Calendar.updateOne(
+      { _id: cal._id, state: { $ne: 'retired' } },
+      { $set: { ...sync.set, channelCheckAt: NEVER, channelHeldBy: null }, $inc: { ...sync.inc, channelEpoch: 1 } },
+    );
+    if (res.modifiedCount === 0) return 'none';
+    await this.deps.channels.retireCalendarChannels(id, 'calendar left the calendar list');
+    return 'retired';
   }
 
   async requestSync(calendarId: string, mode: SyncMode): Promise<void> {

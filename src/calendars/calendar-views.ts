@@ -167,11 +167,13 @@ export class CalendarViews {
       count({ status: 'active', expiration: { $lte: nowDate } }),
       count({ status: 'active', expiration: { $gt: nowDate, $lte: renewBefore } }),
       this.Channel.findOne({ status: 'active', expiration: { $gt: nowDate } }).sort({ expiration: 1 }).select({ expiration: 1 }).lean(),
-      this.Calendar.countDocuments({ mode: 'push' }),
+      // Retired calendars (left their calendar list) have no channel on purpose.
+      this.Calendar.countDocuments({ mode: 'push', state: { $ne: 'retired' } }),
       // Push calendars with a live channel: a polled or removed calendar's channels are retired when
       // it changes, so calendars with live channels are push calendars.
       this.Channel.aggregate<{ n: number }>([
-        { $match: { status: { $in: ['active', 'pending'] } } },
+        // calendarList channels (discovery) belong to an account, not a calendar.
+        { $match: { status: { $in: ['active', 'pending'] }, calendarId: { $ne: null } } },
         { $group: { _id: '$calendarId' } },
         { $group: { _id: null, n: { $sum: 1 } } },
       ]),

@@ -11,14 +11,24 @@ import { Schema, type Connection, type InferSchemaType, type HydratedDocument } 
 export const CHANNEL_STATUSES = ['pending', 'active', 'superseded', 'stopped'] as const;
 export type ChannelStatus = (typeof CHANNEL_STATUSES)[number];
 
+/** What a channel watches: a calendar's events, or an account's calendar list (discovery). */
+export const CHANNEL_KINDS = ['events', 'calendarList'] as const;
+export type ChannelKind = (typeof CHANNEL_KINDS)[number];
+
+function watchesEvents(this: { kind?: string }): boolean {
+  return this.kind !== 'calendarList';
+}
+
 const channelSchema = new Schema(
   {
     /** The channel id we gave Google (a UUID); pings carry it in X-Goog-Channel-ID. */
     _id: { type: String, required: true },
-    calendarId: { type: Schema.Types.ObjectId, required: true },
+    kind: { type: String, enum: CHANNEL_KINDS, default: 'events' },
+    /** The calendar of an events channel; null on a calendarList channel (which belongs to `accountId`). */
+    calendarId: { type: Schema.Types.ObjectId, required: watchesEvents, default: null },
     /** Kept so a channel can still be stopped after its calendar was removed. */
     accountId: { type: Schema.Types.ObjectId, required: true },
-    googleCalendarId: { type: String, required: true },
+    googleCalendarId: { type: String, required: watchesEvents, default: null },
     /** SHA-256 (hex) of the per-channel token; the token itself is never stored. */
     tokenHash: { type: String, required: true, select: false },
     resourceId: { type: String, default: null },
@@ -52,6 +62,8 @@ const channelSchema = new Schema(
 channelSchema.index({ calendarId: 1, status: 1 });
 channelSchema.index({ status: 1, expiration: 1 });
 channelSchema.index({ stopNotBefore: 1 });
+// An account's calendarList channels (discovery).
+channelSchema.index({ accountId: 1, kind: 1, status: 1 });
 
 export type ChannelRecord = InferSchemaType<typeof channelSchema>;
 export type ChannelDoc = HydratedDocument<ChannelRecord>;

@@ -131,11 +131,16 @@ export class ChannelSchedule {
    * granted less than the lead, halfway to expiry instead, so a short channel is not renewed in a loop.
    */
   renewAt(expiration: Date | null, now: Date): Date {
-    const lead = this.opts.renewLeadSeconds * 1000;
-    // No expiration means Google keeps it until stopped: look again after one lead.
-    if (!expiration) return new Date(now.getTime() + lead);
-    const at = expiration.getTime() - lead;
-    if (at > now.getTime()) return new Date(at);
-    return new Date(now.getTime() + Math.max(60_000, (expiration.getTime() - now.getTime()) / 2));
+    return channelRenewAt(expiration, now, this.opts.renewLeadSeconds);
   }
+}
+
+/** ChannelSchedule.renewAt for any channel (calendarList channels are renewed on the same rule). */
+export function channelRenewAt(expiration: Date | null, now: Date, renewLeadSeconds: number): Date {
+  const lead = renewLeadSeconds * 1000;
+  // No expiration means Google keeps it until stopped: look again after one lead.
+  if (!expiration) return new Date(now.getTime() + lead);
+  const at = expiration.getTime() - lead;
+  if (at > now.getTime()) return new Date(at);
+  return new Date(now.getTime() + Math.max(60_000, (expiration.getTime() - now.getTime()) / 2));
 }

@@ -62,6 +62,8 @@ export interface RenewalReport {
   failed: Array<{ calendarId: string; error: string }>;
   stops: StopSummary;
   abandonedPending: number;
+  /** calendarList channels: accounts marked for renewal, and discovery passes run for them (src/discovery/). */
+  listChannels?: { marked: number; passes: number };
 }
 
 /** Due calendars read per batch (each then claimed by id). */

@@ -147,6 +147,7 @@ const schema = z
     CHANNEL_RENEW_LEAD_SECONDS: int(86_400, 0, 2_592_000),
     CRON_RENEW_SCHEDULE: cronExpr('*/10 * * * *'),
     CRON_RESYNC_SCHEDULE: cronExpr('*/15 * * * *'),
+    CRON_DISCOVERY_SCHEDULE: cronExpr('23 * * * *'),
     RESYNC_STALE_MINUTES: int(30, 1, 10_080),
     WEBHOOK_RATE_LIMIT_PER_SOURCE: int(600, 1, 1_000_000),
     WEBHOOK_RATE_LIMIT_GLOBAL: int(6000, 1, 10_000_000),
@@ -186,7 +187,7 @@ export interface Config {
   /** Connecting accounts through Google's consent screen (GET /connect/google). */
   connect: { authUrl: string; redirectUrl: string; scopes: string[]; linkSecret: string };
   cronEnabled: boolean;
-  cron: { renewSchedule: string; resyncSchedule: string; resyncStaleMinutes: number; pollMinutes: number };
+  cron: { renewSchedule: string; resyncSchedule: string; resyncStaleMinutes: number; pollMinutes: number; discoverySchedule: string };
   /** Google calls per minute the fleet allows itself (below Google's 600 per user, 10,000 per project). */
   quota: { perUserPerMinute: number; perProjectPerMinute: number };
   sync: {
@@ -317,6 +318,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     cron: {
       renewSchedule: e.CRON_RENEW_SCHEDULE,
       resyncSchedule: e.CRON_RESYNC_SCHEDULE,
+      // The safety net behind calendarList pings: every discovering account gets a pass.
+      discoverySchedule: e.CRON_DISCOVERY_SCHEDULE,
       resyncStaleMinutes: e.RESYNC_STALE_MINUTES,
       pollMinutes: e.POLL_INTERVAL_MINUTES,
     },

@@ -2,6 +2,7 @@ import { Schema, type Connection } from 'mongoose';
 import type { KeyRing } from '../crypto/key-ring.js';
 import { open, seal, type SealedSecret } from '../crypto/secret-box.js';
 import { sha256Hex } from '../crypto/hash.js';
+import { policyOf, type DiscoveryPolicy } from '../discovery/policy.js';
 
 /**
  * One started consent: what the callback needs to finish it. Keyed by the SHA-256 of `state` (the
@@ -15,6 +16,8 @@ const connectSessionSchema = new Schema(
     _id: { type: String, required: true },
     nonceHash: { type: String, required: true },
     sealedVerifier: { iv: Buffer, tag: Buffer, ciphertext: Buffer, v: Number, keyId: String },
+    /** The discovery policy the connect link asked for (none: the account's default / unchanged). */
+    discovery: { type: new Schema({ policy: String, calendarIds: [String], onRemoved: String }, { _id: false }), default: null },
     expiresAt: { type: Date, required: true },
   },
   { collection: 'connect_sessions', timestamps: { createdAt: true, updatedAt: false } },
@@ -38,13 +41,14 @@ export class ConnectSessions {
     this.Session = modelFor(conn);
   }
 
-  async save(s: { state: string; nonce: string; codeVerifier: string; ttlMs: number }): Promise<void> {
+  async save(s: { state: string; nonce: string; codeVerifier: string; ttlMs: number; discovery?: DiscoveryPolicy }): Promise<void> {
     const _id = sha256Hex(s.state);
     await this.Session.create({
       _id,
       nonceHash: sha256Hex(s.nonce),
       sealedVerifier: seal(this.keys.current, s.codeVerifier, aadFor(_id)),
       expiresAt: new Date(this.now() + s.ttlMs),
+      discovery: s.discovery ?? null,
     });
   }
 
@@ -53,14 +57,15 @@ export class ConnectSessions {
    * `nonce`; returns its PKCE verifier. Undefined otherwise (forged, expired, replayed, other browser):
    * a mismatching browser does not use the state up, so it cannot be burnt by someone else.
    */
-  async consume(state: string, nonce: string | undefined): Promise<string | undefined> {
+  async consume(state: string, nonce: string | undefined): Promise<{ codeVerifier: string; discovery?: DiscoveryPolicy } | undefined> {
     if (!state || !nonce) return undefined;
     const _id = sha256Hex(state);
     const doc = await this.Session.findOneAndDelete({ _id, nonceHash: sha256Hex(nonce), expiresAt: { $gt: new Date(this.now()) } }).lean();
     if (!doc?.sealedVerifier) return undefined;
     const s = doc.sealedVerifier as unknown as Record<string, unknown>;
     const sealed = { v: 2, keyId: String(s.keyId), iv: toBuffer(s.iv), tag: toBuffer(s.tag), ciphertext: toBuffer(s.ciphertext) } as SealedSecret;
-    return open(this.keys, sealed, aadFor(_id));
+    const codeVerifier = open(this.keys, sealed, aadFor(_id));
+    return doc.discovery ? { codeVerifier, discovery: policyOf(doc.discovery as Parameters<typeof policyOf>[0]) } : { codeVerifier };
   }
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CodeChallengeMethod, OAuth2Client } from 'google-auth-library';
 import type { AccountService } from '../accounts/account-service.js';
 import type { ConnectSessions } from './connect-session.js';
+import type { DiscoveryPolicy } from '../discovery/policy.js';
 
 export const STATE_TTL_MS = 10 * 60_000;
 
@@ -72,12 +73,13 @@ export class GoogleConnect {
     });
   }
 
-  async start(): Promise<{ consentUrl: string; nonce: string }> {
+  /** `discovery`: the policy the new (or reconnected) account gets; none keeps the default / the current one. */
+  async start(discovery?: DiscoveryPolicy): Promise<{ consentUrl: string; nonce: string }> {
     const client = this.client();
     const state = randomBytes(32).toString('base64url');
     const nonce = randomBytes(32).toString('base64url');
     const { codeVerifier, codeChallenge } = await client.generateCodeVerifierAsync();
-    await this.sessions.save({ state, nonce, codeVerifier, ttlMs: STATE_TTL_MS });
+    await this.sessions.save({ state, nonce, codeVerifier, ttlMs: STATE_TTL_MS, discovery });
     const consentUrl = client.generateAuthUrl({
       access_type: 'offline',
       // Google returns a refresh token only on consent; asking every time means a reconnect gets one.
@@ -91,13 +93,13 @@ export class GoogleConnect {
   }
 
   async finish(q: { state?: string; code?: string; error?: string; nonce?: string }): Promise<Connected> {
-    const verifier = await this.sessions.consume(q.state ?? '', q.nonce);
-    if (verifier === undefined) throw new ConnectError('state_invalid', 'This connect link is invalid, expired or already used. Start again.');
+    const session = await this.sessions.consume(q.state ?? '', q.nonce);
+    if (session === undefined) throw new ConnectError('state_invalid', 'This connect link is invalid, expired or already used. Start again.');
     if (q.error !== undefined) throw new ConnectError('consent_denied', 'Access was not granted, so no account was connected.');
     if (!q.code) throw new ConnectError('code_rejected', 'Google sent no authorization code.');
     let tokens;
     try {
-      ({ tokens } = await this.client().getToken({ code: q.code, codeVerifier: verifier }));
+      ({ tokens } = await this.client().getToken({ code: q.code, codeVerifier: session.codeVerifier }));
     } catch (err) {
       const data = (err as { response?: { data?: { error?: unknown } } }).response?.data;
       if (data?.error === 'invalid_grant') throw new ConnectError('code_rejected', 'Google refused the authorization code. Start again.');
@@ -106,7 +108,7 @@ export class GoogleConnect {
     if (!tokens.refresh_token) throw new ConnectError('no_refresh_token', 'Google granted no offline access (no refresh token). Start again.');
     const who = identityOf(tokens.id_token);
     if (!who) throw new ConnectError('no_identity', 'Google did not say which user consented; the scopes must include openid.');
-    const result = await this.accounts.connectGoogleUser({ ...who, refreshToken: tokens.refresh_token });
+    const result = await this.accounts.connectGoogleUser({ ...who, refreshToken: tokens.refresh_token, discovery: session.discovery });
     const connected: Connected = { accountId: result.id, email: who.email, created: result.created, restored: result.restored };
     await this.onConnected(connected);
     return connected;

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import { Type } from '@fastify/type-provider-typebox';
 import { secretsEqual } from '../crypto/hash.js';
-import { checkLink, MAX_LINK_TTL_S, signLink } from '../connect/connect-link.js';
+import { checkLink, MAX_LINK_TTL_S, policyParams, signLink } from '../connect/connect-link.js';
+import { InvalidPolicyError, validatePolicy, type DiscoveryPolicy } from '../discovery/policy.js';
+import { DiscoveryBody } from './admin/schemas.js';
 import { ConnectError, STATE_TTL_MS, type ConnectFailure, type GoogleConnect } from '../connect/google-connect.js';
 
 
@@ -68,16 +70,38 @@ export const connectRoutes: FastifyPluginAsync<ConnectRoutesOptions> = async (ap
   };
 
   app.get('/connect/google', {
-    schema: { querystring: Type.Object({ expires: Type.Optional(Type.String()), sig: Type.Optional(Type.String()) }, { additionalProperties: false }) },
+    schema: {
+      querystring: Type.Object(
+        {
+          expires: Type.Optional(Type.String()),
+          sig: Type.Optional(Type.String()),
+          // The discovery policy (signed with the link): see src/discovery/policy.ts.
+          policy: Type.Optional(Type.String({ maxLength: 16 })),
+          calendarIds: Type.Optional(Type.String({ maxLength: 64 * 1024 })),
+          onRemoved: Type.Optional(Type.String({ maxLength: 16 })),
+        },
+        { additionalProperties: false },
+      ),
+    },
   }, async (req, reply) => {
-    const q = req.query as { expires?: string; sig?: string };
+    const q = req.query as { expires?: string; sig?: string; policy?: string; calendarIds?: string; onRemoved?: string };
+    let discovery: DiscoveryPolicy | undefined;
+    if (q.policy !== undefined || q.calendarIds !== undefined || q.onRemoved !== undefined) {
+      try {
+        if (q.policy === undefined) throw new InvalidPolicyError('calendarIds and onRemoved come with a policy');
+        discovery = validatePolicy({ policy: q.policy, onRemoved: q.onRemoved, calendarIds: q.calendarIds === undefined ? undefined : q.calendarIds.split(',') });
+      } catch (err) {
+        if (!(err instanceof InvalidPolicyError)) throw err;
+        return page(reply, 400, 'Invalid link', `This connect link's discovery policy is invalid: ${err.message}.`, 'invalid_policy');
+      }
+    }
     if (!isAdmin(req)) {
-      const link = checkLink(opts.linkKey, q.expires, q.sig, now());
+      const link = checkLink(opts.linkKey, q.expires, q.sig, now(), discovery);
       if (link === 'expired') return page(reply, 401, 'Link expired', 'This connect link has expired. Ask for a new one.', 'link_expired');
       if (link !== 'valid') return page(reply, 401, 'Not allowed', 'This page needs a valid connect link.', 'unauthorized');
     }
     if (!opts.connect) return page(reply, 503, 'Not configured', 'Connecting Google accounts needs GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET on the server.', 'not_configured');
-    const { consentUrl, nonce } = await opts.connect.start();
+    const { consentUrl, nonce } = await opts.connect.start(discovery);
     const secure = opts.secureCookie ? '; Secure' : '';
     // SameSite=Lax: the cookie comes back on Google's top-level redirect to the callback, not on cross-site subrequests.
     reply.header('set-cookie', `${COOKIE}=${nonce}; Path=${COOKIE_PATH}; Max-Age=${STATE_TTL_MS / 1000}; HttpOnly; SameSite=Lax${secure}`);
@@ -106,7 +130,7 @@ export const connectRoutes: FastifyPluginAsync<ConnectRoutesOptions> = async (ap
       const c = await opts.connect.finish({ ...q, nonce: cookieValue(req) });
       req.log.info({ accountId: c.accountId, created: c.created, restored: c.restored }, 'google account connected');
       const what = c.created ? 'is now connected' : c.restored ? 'is connected again' : 'was already connected; its access was refreshed';
-      return page(reply, 200, 'Account connected', `The Google account ${c.email ?? ''} ${what}. Its calendars can now be registered for mirroring.`, 'connected');
+      return page(reply, 200, 'Account connected', `The Google account ${c.email ?? ''} ${what}. Its calendars are discovered and mirrored by its discovery policy.`, 'connected');
     } catch (err) {
       if (!(err instanceof ConnectError)) throw err;
       req.log.info({ failure: err.failure }, 'google connect refused');
@@ -115,12 +139,30 @@ export const connectRoutes: FastifyPluginAsync<ConnectRoutesOptions> = async (ap
   });
 
   app.post('/admin/connect-links', {
-    schema: { body: Type.Optional(Type.Object({ ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_TTL_S })) }, { additionalProperties: false })) },
+    schema: {
+      body: Type.Optional(
+        Type.Object(
+          {
+            ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_LINK_TTL_S })),
+            discovery: Type.Optional(DiscoveryBody),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    },
   }, async (req, reply) => {
     if (!isAdmin(req)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: { code: 'UNAUTHORIZED', message: 'a valid admin bearer token is required' } });
-    const ttl = (req.body as { ttlSeconds?: number } | undefined)?.ttlSeconds ?? 3600;
-    const { expires, sig } = signLink(opts.linkKey, Math.floor(now() / 1000) + ttl);
-    const url = `${opts.publicBaseUrl}/connect/google?expires=${expires}&sig=${sig}`;
-    return reply.code(201).send({ url, expiresAt: new Date(expires * 1000).toISOString() });
+    const body = req.body as { ttlSeconds?: number; discovery?: { policy: string; calendarIds?: string[]; onRemoved?: string } } | undefined;
+    const ttl = body?.ttlSeconds ?? 3600;
+    let discovery: DiscoveryPolicy | undefined;
+    try {
+      discovery = body?.discovery ? validatePolicy(body.discovery) : undefined;
+    } catch (err) {
+      if (!(err instanceof InvalidPolicyError)) throw err;
+      return reply.code(400).send({ error: { code: 'BAD_REQUEST', message: err.message } });
+    }
+    const { expires, sig } = signLink(opts.linkKey, Math.floor(now() / 1000) + ttl, discovery);
+    const url = `${opts.publicBaseUrl}/connect/google?expires=${expires}&sig=${sig}${policyParams(discovery)}`;
+    return reply.code(201).send({ url, expiresAt: new Date(expires * 1000).toISOString(), ...(discovery ? { discovery } : {}) });
   });
 };

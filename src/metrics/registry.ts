@@ -82,6 +82,12 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    discoveryPasses: new Counter({
+      name: 'calsync_discovery_passes_total',
+      help: 'Calendar discovery passes (calendarList sync per account) by outcome (ok|token_expired|disabled|failed|lease_lost).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     channelRenewals: new Counter({
       name: 'calsync_channel_renewals_total',
       help: 'Push channel renewals by outcome.',

@@ -1,8 +1,12 @@
 import { IDLE_PRIORITY, NEVER } from '../sync/priority.js';
 import { Schema, type Connection, type InferSchemaType, type HydratedDocument } from 'mongoose';
 
-/** Named sync states; changed only through the sync engine's transitions. */
-export const SYNC_STATES = ['idle', 'syncing', 'failed', 'needs_attention'] as const;
+/**
+ * Named sync states; changed only through the sync engine's transitions, and `retired`: a
+ * discovered calendar that left its account's calendar list, kept by policy (mirror kept, no
+ * channel, no syncs until it is discovered again).
+ */
+export const SYNC_STATES = ['idle', 'syncing', 'failed', 'needs_attention', 'retired'] as const;
 export type SyncState = (typeof SYNC_STATES)[number];
 
 /** How changes reach us: push channel pings, or cron polling when Google refused a watch. */
@@ -27,6 +31,9 @@ const calendarSchema = new Schema(
     googleCalendarId: { type: String, required: true },
     /** Per-calendar switch; null inherits INCREMENTAL_SYNC_ENABLED. false forces every sync to be full. */
     incrementalEnabled: { type: Boolean, default: null },
+    /** Registered by calendar discovery (src/discovery/), which may also retire it; false: by an operator. */
+    discovered: { type: Boolean, default: false },
+    retiredAt: { type: Date, default: null },
 
     // Sync token: secret, never selected by default, never returned by the API.
     syncToken: { type: String, default: null, select: false },

@@ -108,6 +108,17 @@ export interface PassRecord {
   lastError: { code: string; message: string; at: Date } | null;
 }
 
+/**
+ * Retiring a calendar: no pending request, and the sync lease taken from whoever holds it (epoch
+ * bumped, so a pass in flight can write nothing more: its writes are fenced on the lease).
+ */
+export function retiredSyncFields(now: Date): { set: Record<string, unknown>; inc: Record<string, number> } {
+  return {
+    set: { state: 'retired', retiredAt: now, dueAt: NEVER, priority: IDLE_PRIORITY, pendingFullSync: false, syncHeldBy: null, syncNotBefore: now },
+    inc: { syncEpoch: 1 },
+  };
+}
+
 /** The scheduling fields of a new calendar: a full sync requested at recovery priority. */
 export function initialSyncRequest(now: Date): Record<string, unknown> {
   return { dueAt: now, priority: PRIORITY.recovery, pendingFullSync: true, requests: 1, fullRequests: 1 };
@@ -127,8 +138,8 @@ export class SyncStateRepository {
    */
   async request(calendarId: string, opts: RequestOptions, now: Date): Promise<{ notBefore: Date; held: boolean } | null> {
     if (!Types.ObjectId.isValid(calendarId)) return null;
-    const filter: Record<string, unknown> = { _id: calendarId };
-    if (!opts.force) filter.state = { $ne: 'needs_attention' };
+    // A retired calendar (left its calendar list) never syncs, not even on an operator's request.
+    const filter: Record<string, unknown> = { _id: calendarId, state: opts.force ? { $ne: 'retired' } : { $nin: ['needs_attention', 'retired'] } };
     const update: Record<string, unknown> = {
       $min: { dueAt: opts.at ?? now, priority: opts.priority },
       $inc: opts.full ? { requests: 1, fullRequests: 1 } : { requests: 1 },

@@ -3,6 +3,11 @@ import type { SyncRequester } from '../sync/types.js';
 import type { Ping, PingOutcome, RejectionReason } from './ping.js';
 import type { PingVerifier } from './verify-ping.js';
 
+/** Records a calendar-list discovery request (one durable write) for an account. */
+export interface DiscoveryRequester {
+  requestDiscovery(accountId: string, reason: string): Promise<unknown>;
+}
+
 export type ReceiveResult =
   | { accepted: true; outcome: PingOutcome; channelId: string; calendarId: string }
   | { accepted: false; reason: RejectionReason };
@@ -21,6 +26,8 @@ export class PingReceiver {
   constructor(
     private readonly verifier: PingVerifier,
     private readonly sync: SyncRequester,
+    /** Pings of calendarList channels ask for a discovery pass of their account. */
+    private readonly discovery?: DiscoveryRequester,
   ) {}
 
   async receive(ping: Ping): Promise<ReceiveResult> {
@@ -29,6 +36,12 @@ export class PingReceiver {
     const { channelId, calendarId } = verdict.channel;
     const counted = await this.verifier.recordMessageNumber(ping, verdict.channel);
     if (ping.resourceState === 'sync') return { accepted: true, outcome: counted ? 'acknowledged' : 'stale', channelId, calendarId };
+    if (verdict.channel.kind === 'calendarList') {
+      // The account's calendar list changed: its list sync (discovery) is requested, durably, before the 200.
+      if (!this.discovery) throw new Error('a calendarList ping arrived but discovery is not wired');
+      await this.discovery.requestDiscovery(verdict.channel.accountId, 'ping');
+      return { accepted: true, outcome: counted ? 'sync_requested' : 'stale', channelId, calendarId };
+    }
     await this.sync.requestSync(calendarId, { reason: 'ping', priority: PRIORITY.ping });
     return { accepted: true, outcome: counted ? 'sync_requested' : 'stale', channelId, calendarId };
   }

@@ -5,7 +5,11 @@ import type { Ping, RejectionReason } from './ping.js';
 
 export interface VerifiedChannel {
   channelId: string;
+  /** What the channel watches: a calendar's events, or its account's calendar list. */
+  kind: 'events' | 'calendarList';
+  /** The calendar of an events channel ('' for a calendarList channel). */
   calendarId: string;
+  accountId: string;
   /** False while the watch call has not returned: the ping then tells us the resource id. */
   resourceIdKnown: boolean;
 }
@@ -35,7 +39,7 @@ export class PingVerifier {
 
   async verify(ping: Ping): Promise<Verdict> {
     const channel = await this.Channel.findById(ping.channelId)
-      .select({ tokenHash: 1, status: 1, resourceId: 1, expiration: 1, calendarId: 1 })
+      .select({ tokenHash: 1, status: 1, resourceId: 1, expiration: 1, calendarId: 1, accountId: 1, kind: 1 })
       .lean();
     if (!channel) return { ok: false, reason: 'unknown_channel' };
     if (ping.token === null || !matchesHash(ping.token, channel.tokenHash)) return { ok: false, reason: 'token_mismatch' };
@@ -44,7 +48,13 @@ export class PingVerifier {
     if (channel.expiration && channel.expiration.getTime() <= this.now()) return { ok: false, reason: 'channel_expired' };
     return {
       ok: true,
-      channel: { channelId: channel._id, calendarId: channel.calendarId.toHexString(), resourceIdKnown: Boolean(channel.resourceId) },
+      channel: {
+        channelId: channel._id,
+        kind: channel.kind === 'calendarList' ? 'calendarList' : 'events',
+        calendarId: channel.calendarId?.toHexString() ?? '',
+        accountId: channel.accountId.toHexString(),
+        resourceIdKnown: Boolean(channel.resourceId),
+      },
     };
   }
 

@@ -160,3 +160,10 @@ t.test('bad ENCRYPTION_KEYS are refused without echoing a key', async (t) => {
     t.notMatch(err.message, /hunter2/);
   }
 });
+
+t.test('CRON_DISCOVERY_SCHEDULE: hourly by default, a bad expression is refused at boot', async (t) => {
+  t.equal(loadConfig(testEnv()).cron.discoverySchedule, '23 * * * *');
+  t.equal(loadConfig(testEnv({ CRON_DISCOVERY_SCHEDULE: '*/30 * * * *' })).cron.discoverySchedule, '*/30 * * * *');
+  const err = t.throws(() => loadConfig(testEnv({ CRON_DISCOVERY_SCHEDULE: 'hourly-ish' }))) as ConfigError;
+  t.ok(err.problems.some((p) => p.startsWith('CRON_DISCOVERY_SCHEDULE')), 'named in the error');
+});

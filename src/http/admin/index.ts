@@ -25,6 +25,8 @@ export interface AdminRoutesOptions {
   conn?: Connection;
   changes?: ChangeFeed;
   subscriptions?: SubscriptionService;
+  /** Calendar discovery: a policy change asks for a pass. */
+  discovery?: { requestDiscovery(accountId: string, reason: string): Promise<unknown> };
 }
 
 /** The admin API (DESIGN.md §5) under /admin, every route (and every unknown path) behind the bearer token. */
@@ -38,7 +40,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       admin.setNotFoundHandler((_req, reply) =>
         reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } }),
       );
-      await admin.register(accountRoutes, { accounts: opts.accounts, oauthClientConfigured: opts.oauthClientConfigured });
+      await admin.register(accountRoutes, { accounts: opts.accounts, oauthClientConfigured: opts.oauthClientConfigured, discovery: opts.discovery });
       await admin.register(calendarRoutes, { registry: opts.registry, views: opts.views });
       if (opts.changes) await admin.register(changeRoutes, { feed: opts.changes });
       if (opts.subscriptions) await admin.register(subscriptionRoutes, { subscriptions: opts.subscriptions });

@@ -1,5 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { SYNC_STATES } from '../../models/calendar.js';
+import { DISCOVERY_POLICIES, MAX_EXPLICIT_IDS, ON_REMOVED } from '../../discovery/policy.js';
 
 const Timestamp = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 export const ObjectIdString = Type.String({ pattern: '^[0-9a-fA-F]{24}$', description: 'a calsync id' });
@@ -47,18 +48,6 @@ export const CreateAccountBody = Type.Object(
 
 export const CreatedId = Type.Object({ id: Type.String() });
 
-/** An account as the admin API shows it: who and in what state, never its credentials. */
-export const AccountView = Type.Object({
-  id: Type.String(),
-  kind: Type.String(),
-  label: Type.Union([Type.String(), Type.Null()]),
-  email: Type.Union([Type.String(), Type.Null()]),
-  status: Type.Union([Type.Literal('active'), Type.Literal('reauth_required')]),
-  statusReason: Type.Union([Type.String(), Type.Null()]),
-  statusChangedAt: Timestamp,
-  createdAt: Timestamp,
-});
-export const AccountList = Type.Object({ accounts: Type.Array(AccountView) });
 
 export const CreateCalendarBody = Type.Object(
   { accountId: ObjectIdString, googleCalendarId: Type.String({ minLength: 1, maxLength: 1024 }) },
@@ -173,4 +162,36 @@ export const FleetStatus = Type.Object({
     Type.Object({ name: Type.String(), severity: Type.String(), message: Type.String(), value: Type.Number(), threshold: Type.Number() }),
   ),
   subscriptions: Type.Optional(Type.Object({ active: Type.Integer(), failing: Type.Integer() })),
+});
+
+/** A discovery policy in an admin body (checked further by validatePolicy). */
+export const DiscoveryBody = Type.Object(
+  {
+    policy: Type.Union(DISCOVERY_POLICIES.map((p) => Type.Literal(p))),
+    calendarIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), { maxItems: MAX_EXPLICIT_IDS })),
+    onRemoved: Type.Optional(Type.Union(ON_REMOVED.map((p) => Type.Literal(p)))),
+  },
+  { additionalProperties: false },
+);
+
+/** PATCH /admin/accounts/:id: the account's calendar discovery policy (src/discovery/policy.ts). */
+export const AccountSettingsBody = Type.Object({ discovery: DiscoveryBody }, { additionalProperties: false });
+
+/** An account as the admin API shows it: never its credentials or its calendarList token. */
+export const AccountState = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  label: Type.Union([Type.String(), Type.Null()]),
+  email: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Union([Type.Literal('active'), Type.Literal('reauth_required')]),
+  statusReason: Type.Union([Type.String(), Type.Null()]),
+  statusChangedAt: Timestamp,
+  discovery: Type.Object({
+    policy: Type.String(),
+    calendarIds: Type.Array(Type.String()),
+    onRemoved: Type.String(),
+    lastDiscoveryAt: Timestamp,
+    lastError: Type.Union([Type.Object({ code: Type.String(), message: Type.String(), at: Timestamp }), Type.Null()]),
+  }),
+  createdAt: Timestamp,
 });
