@@ -1,7 +1,7 @@
 import { Types, type Connection } from 'mongoose';
 import { KeyRing } from '../crypto/key-ring.js';
 import type { SealedSecret } from '../crypto/secret-box.js';
-import { accountModel, ACCOUNT_STATUSES, type AccountModel, type AccountRecord, type AccountStatus, type SealedCredentialsRecord } from './account-model.js';
+import { accountModel, ACCOUNT_STATUSES, type AccountModel, type AccountStatus, type SealedCredentialsRecord } from './account-model.js';
 import { openCredentials, sealCredentials, type AccountCredentials } from './credentials.js';
 import { CONSENT_DEFAULT, policyOf, type DiscoveryPolicy } from '../discovery/policy.js';
 
