@@ -9,6 +9,8 @@ import { buildApp } from '../../src/app.js';
 import { channelModel } from '../../src/channels/channel-model.js';
 import { loadConfig } from '../../src/config/env.js';
 import { summarizeLastHour } from '../../src/ops/alerts.js';
+import { syncBucketModel } from '../../src/ops/sync-buckets.js';
+import { backfillSyncBuckets } from '../../src/ops/sync-history-backfill.js';
 import { syncHistory } from '../../src/ops/sync-history.js';
 import { ADMIN_TOKEN, openBenchDb } from '../lib/setup.js';
 
@@ -30,6 +32,8 @@ export interface PageTiming {
 export interface DashboardResult {
   options: DashboardOptions;
   seedMs: number;
+  /** The one-time backfill of the seeded runs into the chart buckets (once per database). */
+  backfillMs: number;
   pages: PageTiming[];
   /** The overview's reads, each timed alone (median ms). */
   parts: { calendarPage: number; fleet: number; lastHour: number; history24h: number };
@@ -121,6 +125,14 @@ export async function runDashboard(dbBaseUri: string, opts: DashboardOptions, lo
     }
     const seedMs = performance.now() - t0;
     log(`dashboard: seeded ${opts.calendars} calendars (+ channels) and ${opts.syncRuns} sync runs in ${(seedMs / 1000).toFixed(1)} s`);
+    // The seeded runs were written straight to sync_runs, as by a version before the chart
+    // buckets: the first view would count them in once; timed here on its own.
+    const Bucket = syncBucketModel(db.conn);
+    await Bucket.init();
+    const b0 = performance.now();
+    await backfillSyncBuckets(db.conn, SyncRun, Bucket);
+    const backfillMs = performance.now() - b0;
+    log(`dashboard: one-time backfill of ${opts.syncRuns} runs into the chart buckets in ${(backfillMs / 1000).toFixed(1)} s`);
 
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const get = async (url: string) => {
@@ -157,10 +169,10 @@ export async function runDashboard(dbBaseUri: string, opts: DashboardOptions, lo
       calendarPage: await part(() => app.services.views.page({ limit: 100 })),
       fleet: await part(() => app.services.views.fleet()),
       lastHour: await part(() => summarizeLastHour(SyncRun)),
-      history24h: await part(() => syncHistory(SyncRun)),
+      history24h: await part(() => syncHistory(Bucket)),
     };
     log(`dashboard: reads alone (median): ${Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`);
-    return { options: opts, seedMs, pages: timings, parts };
+    return { options: opts, seedMs, backfillMs, pages: timings, parts };
   } finally {
     await app.close();
     await db.drop();

@@ -4,6 +4,8 @@ import { Type, type FastifyPluginAsyncTypebox, type TypeBoxTypeProvider } from '
 import { SYNC_STATES } from '../../models/calendar.js';
 import { evaluateAlerts, summarizeLastHour } from '../../ops/alerts.js';
 import { recentRuns } from '../../ops/recent-runs.js';
+import { syncBucketModel } from '../../ops/sync-buckets.js';
+import { backfillSyncBuckets } from '../../ops/sync-history-backfill.js';
 import { syncHistory } from '../../ops/sync-history.js';
 import type { Services } from '../../services.js';
 import { HttpError, toHttpError } from '../admin/errors.js';
@@ -30,6 +32,18 @@ const ListQuery = Type.Object(
  */
 export const dashboardRoutes: FastifyPluginAsyncTypebox<{ adminToken: string; services: Services }> = async (app, { adminToken, services }) => {
   const assets = loadAssets();
+  const Bucket = syncBucketModel(services.SyncRun.db);
+  // Runs recorded before the chart buckets existed are counted into them once per database, on the
+  // first view (a failed attempt is retried by the next view).
+  let backfill: Promise<unknown> | null = null;
+  const chartHistory = async (now: number) => {
+    backfill ??= backfillSyncBuckets(services.SyncRun.db, services.SyncRun, Bucket, now).catch((err: unknown) => {
+      backfill = null;
+      throw err;
+    });
+    await backfill;
+    return syncHistory(Bucket, { now });
+  };
   await app.register(
     async (instance) => {
       const dash = instance.withTypeProvider<TypeBoxTypeProvider>();
@@ -65,7 +79,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ adminToken: string; se
           }),
           services.views.fleet(),
           summarizeLastHour(services.SyncRun, new Date(now)),
-          syncHistory(services.SyncRun, { now }),
+          chartHistory(now),
         ]);
         const html = overviewPage({ now, alerts: evaluateAlerts(hour), hour, fleet, history, page, state, cursor });
         return reply.type('text/html; charset=utf-8').send(html);
