@@ -15,6 +15,7 @@ import { createSyncObserver } from './ops/sync-observer.js';
 import { evaluateAlerts, summarizeLastHour, type Alert } from './ops/alerts.js';
 import { runSafetyNet } from './cron/safety-net.js';
 import { migrateSyncState } from './sync/migrate-sync-state.js';
+import { numberUnlistedCalendars } from './models/list-position.js';
 import { migrateChannelSchedule } from './channels/migrate-channel-schedule.js';
 import type { QuotaGate } from './quota/quota-gate.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
@@ -189,6 +190,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     resync,
     async startWorkers() {
       await migrateSyncState(conn, models);
+      await numberUnlistedCalendars(conn);
       await migrateChannels();
       await governor.init();
       await ensureRetentionIndex(changeFeed.Change, config.changes.retentionDays * 86_400);
