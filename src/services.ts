@@ -190,7 +190,8 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     resync,
     async startWorkers() {
       await migrateSyncState(conn, models);
-      await numberUnlistedCalendars(conn);
+      // In the background: calendars from before list positions are listed once numbered.
+      void numberUnlistedCalendars(conn).catch((err: unknown) => log.warn({ err }, 'could not number calendars for the lists'));
       await migrateChannels();
       await governor.init();
       await ensureRetentionIndex(changeFeed.Change, config.changes.retentionDays * 86_400);
