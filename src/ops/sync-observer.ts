@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/registry.js';
 import type { SyncOutcome } from '../sync/outcome.js';
 import { PRIORITY } from '../sync/priority.js';
-import { countRunInBucket, syncBucketModel } from './sync-buckets.js';
+import { countRunInBucket, syncBucketModel, type SyncBucketModel } from './sync-buckets.js';
 import type { SyncRunModel } from './sync-run.js';
 
 /** Page size a naive poller would use (Google's default maxResults): the baseline for API savings. */
@@ -21,7 +21,8 @@ export interface SyncObserverDeps {
  */
 export function createSyncObserver(deps: SyncObserverDeps): (outcome: SyncOutcome) => void {
   const { metrics } = deps;
-  const Bucket = syncBucketModel(deps.SyncRun.db);
+  // Built on the first run recorded: the run's own connection holds the chart buckets.
+  let Bucket: SyncBucketModel | undefined;
   return (o) => {
     // A pass that lost its lease, or was cut short by a shutdown, is no verdict: whoever runs the
     // calendar next reports the real outcome.
@@ -60,6 +61,7 @@ export function createSyncObserver(deps: SyncObserverDeps): (outcome: SyncOutcom
       bucketed: true,
     };
     void deps.SyncRun.create(run).catch((err: unknown) => deps.log.warn({ err, calendarId: o.calendarId }, 'could not record sync run'));
+    Bucket ??= syncBucketModel(deps.SyncRun.db);
     void countRunInBucket(Bucket, run).catch((err: unknown) => deps.log.warn({ err, calendarId: o.calendarId }, 'could not count sync run in its chart bucket'));
   };
 }
