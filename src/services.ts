@@ -16,6 +16,7 @@ import { accountAlerts, evaluateAlerts, summarizeLastHour, type Alert } from './
 import { runSafetyNet } from './cron/safety-net.js';
 import { AccountAccess } from './access/account-access.js';
 import { migrateSyncState } from './sync/migrate-sync-state.js';
+import { numberUnlistedCalendars } from './models/list-position.js';
 import { migrateChannelSchedule } from './channels/migrate-channel-schedule.js';
 import type { QuotaGate } from './quota/quota-gate.js';
 import { startCron, type CronScheduler } from './cron/scheduler.js';
@@ -236,6 +237,8 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
     resync,
     async startWorkers() {
       await migrateSyncState(conn, models);
+      // In the background: calendars from before list positions are listed once numbered.
+      void numberUnlistedCalendars(conn).catch((err: unknown) => log.warn({ err }, 'could not number calendars for the lists'));
       await migrateChannels();
       await governor.init();
       await ensureRetentionIndex(changeFeed.Change, config.changes.retentionDays * 86_400);

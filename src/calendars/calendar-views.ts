@@ -1,7 +1,8 @@
 import { Types, type Connection } from 'mongoose';
 import { channelModel, type ChannelModel } from '../channels/channel-model.js';
-import { calendarModel, DELIVERY_MODES, SYNC_STATES, type CalendarModel } from '../models/calendar.js';
+import { calendarModel, DELIVERY_MODES, SYNC_STATES, type CalendarModel, type CalendarRecord } from '../models/calendar.js';
 import { eventModel, type EventModel } from '../models/event.js';
+import { lastListPosition } from '../models/list-position.js';
 
 /** The sync state an operator sees. Never the sync token itself, only whether there is one. */
 export interface CalendarState {
@@ -68,6 +69,9 @@ export interface FleetStatus {
   };
 }
 
+type CalendarLean = CalendarRecord & { _id: Types.ObjectId };
+const want = (query: CalendarsQuery) => query.limit + 1;
+
 export class InvalidCursorError extends Error {
   readonly code = 'INVALID_CURSOR';
   constructor() {
@@ -76,12 +80,19 @@ export class InvalidCursorError extends Error {
   }
 }
 
-/** Opaque to clients; today the last event's _id, versioned so the format can change. */
+/** Opaque to clients; the last item's _id (v1) or, for calendar lists, its list position (v2). */
 const encodeCursor = (id: Types.ObjectId): string => Buffer.from(`v1:${id.toHexString()}`).toString('base64url');
+const encodeListCursor = (listSeq: number): string => Buffer.from(`v2:${listSeq}`).toString('base64url');
 function decodeCursor(cursor: string): Types.ObjectId {
   const m = /^v1:([0-9a-f]{24})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (!m?.[1]) throw new InvalidCursorError();
   return new Types.ObjectId(m[1]);
+}
+/** A calendar list cursor: v2 (a list position), or v1 (a calendar _id) as issued before positions existed. */
+function decodeListCursor(cursor: string): { listSeq: number } | { id: Types.ObjectId } {
+  const m = /^v2:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (m?.[1]) return { listSeq: Number(m[1]) };
+  return { id: decodeCursor(cursor) };
 }
 
 /** Read models for the admin API: per-calendar state, the mirror, and the fleet summary. */
@@ -91,7 +102,7 @@ export class CalendarViews {
   private readonly Channel: ChannelModel;
 
   constructor(
-    conn: Connection,
+    private readonly conn: Connection,
     private readonly opts: { renewLeadSeconds: number; now?: () => number },
   ) {
     this.Calendar = calendarModel(conn);
@@ -100,23 +111,58 @@ export class CalendarViews {
   }
 
   /**
-   * One page of calendars in registration (_id) order, optionally in one sync state. Served by the
-   * _id index, or by { state, _id } when filtered, so a page costs the same with 10 or 100,000
-   * calendars; the fleet is never read whole.
+   * One page of calendars in list-position (registration) order, optionally in one sync state.
+   * Read as bounded windows of positions on the { listSeq } or { state, listSeq } index: a window of
+   * W positions holds at most W calendars, so a page costs about the same on the first page or the
+   * last, with 10 or 100,000 calendars, even on planners that read every index match before applying
+   * a limit. Windows widen over gaps and sparse states (at most 4× per step), so a rare state needs
+   * a few more, still bounded, reads. The fleet is never read whole.
    */
   async page(query: CalendarsQuery): Promise<CalendarsPage> {
-    const filter: Record<string, unknown> = {};
-    if (query.state) filter.state = query.state;
-    if (query.cursor) filter._id = { $gt: decodeCursor(query.cursor) };
-    const states = await this.states(filter, query.limit + 1);
-    const page = states.slice(0, query.limit);
+    let after = 0;
+    if (query.cursor) {
+      const cursor = decodeListCursor(query.cursor);
+      if ('id' in cursor) {
+        // A cursor from before list positions: continue after that calendar's position.
+        const from = await this.Calendar.findById(cursor.id).select({ listSeq: 1 }).lean();
+        if (from?.listSeq == null) return this.pageById(query, cursor.id);
+        after = from.listSeq;
+      } else after = cursor.listSeq;
+    }
+    const end = await lastListPosition(this.conn);
+    const want = query.limit + 1;
+    const found: CalendarLean[] = [];
+    let width = want;
+    for (let from = after; found.length < want && from < end; ) {
+      const to = Math.min(from + width, end);
+      const filter: Record<string, unknown> = { listSeq: { $gt: from, $lte: to } };
+      if (query.state) filter.state = query.state;
+      found.push(...(await this.Calendar.find(filter).select('+syncToken').sort({ listSeq: 1 }).lean()));
+      const density = found.length / (to - after);
+      const missing = want - found.length;
+      width = Math.min(width * 4, density > 0 ? Math.ceil((missing / density) * 1.25) + 1 : width * 4);
+      from = to;
+    }
+    const page = found.slice(0, query.limit);
     const last = page[page.length - 1];
-    return { calendars: page, nextCursor: states.length > query.limit && last ? encodeCursor(new Types.ObjectId(last.id)) : null };
+    return { calendars: await this.toStates(page), nextCursor: found.length > query.limit && last?.listSeq != null ? encodeListCursor(last.listSeq) : null };
+  }
+
+  /** The old _id-ordered pager, for a v1 cursor whose calendar has since been removed. */
+  private async pageById(query: CalendarsQuery, afterId: Types.ObjectId): Promise<CalendarsPage> {
+    const filter: Record<string, unknown> = { _id: { $gt: afterId } };
+    if (query.state) filter.state = query.state;
+    const docs = await this.Calendar.find(filter).select('+syncToken').sort({ _id: 1 }).limit(want(query)).lean();
+    const page = docs.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return { calendars: await this.toStates(page), nextCursor: docs.length > query.limit && last ? encodeCursor(last._id) : null };
   }
 
   async get(calendarId: string): Promise<CalendarState | null> {
     if (!Types.ObjectId.isValid(calendarId)) return null;
-    const [state] = await this.states({ _id: new Types.ObjectId(calendarId) });
+    const calendar = await this.Calendar.findById(calendarId).select('+syncToken').lean();
+    if (!calendar) return null;
+    const [state] = await this.toStates([calendar]);
     return state ?? null;
   }
 
@@ -193,10 +239,7 @@ export class CalendarViews {
     };
   }
 
-  private async states(filter: Record<string, unknown>, limit?: number): Promise<CalendarState[]> {
-    const query = this.Calendar.find(filter).select('+syncToken').sort({ _id: 1 });
-    if (limit !== undefined) query.limit(limit);
-    const calendars = await query.lean();
+  private async toStates(calendars: CalendarLean[]): Promise<CalendarState[]> {
     if (calendars.length === 0) return [];
     const ids = calendars.map((c) => c._id);
     const counts = await this.Event.aggregate<{ _id: Types.ObjectId; n: number }>([

@@ -1,4 +1,5 @@
 import { IDLE_PRIORITY, NEVER } from '../sync/priority.js';
+import { reserveListPositions } from './list-position.js';
 import { Schema, type Connection, type InferSchemaType, type HydratedDocument } from 'mongoose';
 
 /**
@@ -77,6 +78,8 @@ const calendarSchema = new Schema(
     syncStartedAt: { type: Date, default: null },
     eventCount: { type: Number, default: 0 },
     counters: { type: counters, default: () => ({}) },
+    /** Position in the admin and dashboard lists (src/models/list-position.ts), given when stored. */
+    listSeq: { type: Number, default: null },
   },
   { timestamps: true, collection: 'calendars' },
 );
@@ -88,6 +91,19 @@ calendarSchema.index({ priority: 1, dueAt: 1 });
 calendarSchema.index({ state: 1, syncNotBefore: 1 });
 // Admin and dashboard lists: one page of one state, in registration order.
 calendarSchema.index({ state: 1, _id: 1 });
+// Admin and dashboard lists: a bounded window of list positions, of all calendars or of one state.
+calendarSchema.index({ listSeq: 1 });
+calendarSchema.index({ state: 1, listSeq: 1 });
+// Every calendar stored through the model gets its list position (create/save and insertMany).
+calendarSchema.pre('save', async function () {
+  if (this.isNew && this.listSeq == null) this.listSeq = await reserveListPositions(this.db, 1);
+});
+calendarSchema.pre('insertMany', async function (this: { db: Connection }, docs: unknown) {
+  const unnumbered = (Array.isArray(docs) ? docs : [docs]).filter((d): d is { listSeq?: number | null } => typeof d === 'object' && d !== null && (d as { listSeq?: unknown }).listSeq == null);
+  if (unnumbered.length === 0) return;
+  const first = await reserveListPositions(this.db, unnumbered.length);
+  unnumbered.forEach((d, i) => (d.listSeq = first + i));
+});
 // The channel claim: a range on the first field, sorted in its order.
 calendarSchema.index({ channelCheckAt: 1 });
 

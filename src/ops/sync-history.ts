@@ -1,9 +1,13 @@
+import type { PipelineStage } from 'mongoose';
+import { BUCKET_COUNTERS, BUCKET_MS, DURATION_BANDS_MS, readBuckets, type BucketCounts, type SyncBucketModel } from './sync-buckets.js';
 import type { SyncRunModel } from './sync-run.js';
 
+export { DURATION_BANDS_MS };
+
 /**
- * The last day of stored sync runs in fixed time buckets, for the dashboard's charts. MongoDB does
- * the counting (one row per bucket and duration band), so the cost is the same whatever the number
- * of runs; nothing here holds individual runs.
+ * The last day of sync runs in fixed 15-minute buckets, for the dashboard's charts. Read from the
+ * bucket counters maintained as runs are recorded (sync-buckets.ts): at most 96 small documents,
+ * so the cost is the same whatever the fleet size or the number of stored runs.
  */
 export interface SyncHistory {
   bucketMs: number;
@@ -22,8 +26,31 @@ export interface SyncHistory {
   durationP99: (number | null)[];
 }
 
-/** Upper bounds (ms) of the duration bands; the last band is open-ended. */
-export const DURATION_BANDS_MS = [100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000] as const;
+/** Start of the oldest of the `buckets` buckets ending with the one that holds `now`. */
+export const windowStart = (now: number, buckets: number): number => (Math.floor(now / BUCKET_MS) - (buckets - 1)) * BUCKET_MS;
+
+export async function syncHistory(Bucket: SyncBucketModel, opts: { now?: number; hours?: number } = {}): Promise<SyncHistory> {
+  const buckets = Math.ceil(((opts.hours ?? 24) * 3_600_000) / BUCKET_MS);
+  const now = opts.now ?? Date.now();
+  const since = windowStart(now, buckets);
+  const starts = Array.from({ length: buckets }, (_, i) => since + i * BUCKET_MS);
+  const counts = await readBuckets(Bucket, new Date(since), new Date(starts[starts.length - 1]!));
+  const series = (k: (typeof BUCKET_COUNTERS)[number]) => starts.map((s) => counts.get(s)?.[k] ?? 0);
+  const bands = starts.map((s) => counts.get(s)?.bands ?? []);
+  return {
+    bucketMs: BUCKET_MS,
+    bucketStarts: starts,
+    incremental: series('incremental'),
+    full: series('full'),
+    failed: series('failed'),
+    fallbacks: series('fallbacks'),
+    tokenExpirations: series('tokenExpirations'),
+    apiCalls: series('apiCalls'),
+    fullPollCalls: series('fullPollCalls'),
+    durationP50: bands.map((b) => quantileFromBands(b, 0.5)),
+    durationP99: bands.map((b) => quantileFromBands(b, 0.99)),
+  };
+}
 
 interface Row {
   _id: { b: number; band: number };
@@ -37,14 +64,13 @@ interface Row {
   fullPollCalls: number;
 }
 
-export async function syncHistory(
-  SyncRun: SyncRunModel,
-  opts: { now?: number; hours?: number; bucketMinutes?: number } = {},
-): Promise<SyncHistory> {
-  const bucketMs = (opts.bucketMinutes ?? 15) * 60_000;
-  const buckets = Math.ceil(((opts.hours ?? 24) * 3_600_000) / bucketMs);
-  const now = opts.now ?? Date.now();
-  const since = new Date((Math.floor(now / bucketMs) - (buckets - 1)) * bucketMs);
+/**
+ * The same counters computed from stored runs by one aggregation: O(runs matched). Used once per
+ * database by the backfill of runs recorded before the buckets existed, and by tests as the
+ * reference the buckets must agree with. Keyed by bucket start (ms).
+ */
+export async function aggregateRunsByBucket(SyncRun: SyncRunModel, opts: { since: Date; match?: Record<string, unknown> }): Promise<Map<number, BucketCounts>> {
+  const since = new Date(Math.floor(opts.since.getTime() / BUCKET_MS) * BUCKET_MS);
   const bandOf = {
     $switch: {
       branches: DURATION_BANDS_MS.map((upper, i) => ({ case: { $lte: ['$durationMs', upper] }, then: i })),
@@ -52,11 +78,11 @@ export async function syncHistory(
     },
   };
   const count = (cond: unknown) => ({ $sum: { $cond: [cond, 1, 0] } });
-  const rows = await SyncRun.aggregate<Row>([
-    { $match: { finishedAt: { $gte: since } } },
+  const pipeline: PipelineStage[] = [
+    { $match: { finishedAt: { $gte: since }, ...opts.match } },
     {
       $group: {
-        _id: { b: { $floor: { $divide: [{ $subtract: ['$finishedAt', since] }, bucketMs] } }, band: bandOf },
+        _id: { b: { $floor: { $divide: [{ $subtract: ['$finishedAt', since] }, BUCKET_MS] } }, band: bandOf },
         n: { $sum: 1 },
         incremental: count({ $eq: ['$mode', 'incremental'] }),
         full: count({ $eq: ['$mode', 'full'] }),
@@ -67,32 +93,20 @@ export async function syncHistory(
         fullPollCalls: { $sum: '$fullPollCalls' },
       },
     },
-  ]);
-
-  const zeros = () => new Array<number>(buckets).fill(0);
-  const h: SyncHistory = {
-    bucketMs,
-    bucketStarts: Array.from({ length: buckets }, (_, i) => since.getTime() + i * bucketMs),
-    incremental: zeros(),
-    full: zeros(),
-    failed: zeros(),
-    fallbacks: zeros(),
-    tokenExpirations: zeros(),
-    apiCalls: zeros(),
-    fullPollCalls: zeros(),
-    durationP50: [],
-    durationP99: [],
-  };
-  const bands = Array.from({ length: buckets }, () => new Array<number>(DURATION_BANDS_MS.length + 1).fill(0));
+  ];
+  const rows = await SyncRun.aggregate<Row>(pipeline);
+  const out = new Map<number, BucketCounts>();
   for (const r of rows) {
-    const b = r._id.b;
-    if (b < 0 || b >= buckets) continue; // finished "in the future" by a skewed clock
-    for (const k of ['incremental', 'full', 'failed', 'fallbacks', 'tokenExpirations', 'apiCalls', 'fullPollCalls'] as const) h[k][b]! += r[k] ?? 0;
-    bands[b]![r._id.band]! += r.n;
+    const start = since.getTime() + r._id.b * BUCKET_MS;
+    let c = out.get(start);
+    if (!c) {
+      c = { incremental: 0, full: 0, failed: 0, fallbacks: 0, tokenExpirations: 0, apiCalls: 0, fullPollCalls: 0, bands: new Array<number>(DURATION_BANDS_MS.length + 1).fill(0) };
+      out.set(start, c);
+    }
+    for (const k of BUCKET_COUNTERS) c[k] += r[k] ?? 0;
+    c.bands[r._id.band]! += r.n;
   }
-  h.durationP50 = bands.map((counts) => quantileFromBands(counts, 0.5));
-  h.durationP99 = bands.map((counts) => quantileFromBands(counts, 0.99));
-  return h;
+  return out;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/registry.js';
 import type { SyncOutcome } from '../sync/outcome.js';
 import { PRIORITY } from '../sync/priority.js';
+import { countRunInBucket, syncBucketModel, type SyncBucketModel } from './sync-buckets.js';
 import type { SyncRunModel } from './sync-run.js';
 
 /** Page size a naive poller would use (Google's default maxResults): the baseline for API savings. */
@@ -20,6 +21,8 @@ export interface SyncObserverDeps {
  */
 export function createSyncObserver(deps: SyncObserverDeps): (outcome: SyncOutcome) => void {
   const { metrics } = deps;
+  // Built on the first run recorded: the run's own connection holds the chart buckets.
+  let Bucket: SyncBucketModel | undefined;
   return (o) => {
     // A pass that lost its lease, or was cut short by a shutdown, is no verdict: whoever runs the
     // calendar next reports the real outcome.
@@ -40,7 +43,7 @@ export function createSyncObserver(deps: SyncObserverDeps): (outcome: SyncOutcom
     if (outcome === 'ok' && o.priority === PRIORITY.ping) metrics.observeFreshness((o.finishedAt.getTime() - o.dueAt.getTime()) / 1000);
 
     if (!Types.ObjectId.isValid(o.calendarId)) return;
-    void deps.SyncRun.create({
+    const run = {
       calendarId: new Types.ObjectId(o.calendarId),
       mode: o.mode,
       outcome,
@@ -54,6 +57,11 @@ export function createSyncObserver(deps: SyncObserverDeps): (outcome: SyncOutcom
       priority: o.priority,
       freshnessMs: Math.max(0, o.finishedAt.getTime() - o.dueAt.getTime()),
       finishedAt: new Date(),
-    }).catch((err: unknown) => deps.log.warn({ err, calendarId: o.calendarId }, 'could not record sync run'));
+      // Counted in its chart bucket below: the one-time backfill must not count it again.
+      bucketed: true,
+    };
+    void deps.SyncRun.create(run).catch((err: unknown) => deps.log.warn({ err, calendarId: o.calendarId }, 'could not record sync run'));
+    Bucket ??= syncBucketModel(deps.SyncRun.db);
+    void countRunInBucket(Bucket, run).catch((err: unknown) => deps.log.warn({ err, calendarId: o.calendarId }, 'could not count sync run in its chart bucket'));
   };
 }

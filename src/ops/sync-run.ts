@@ -24,6 +24,8 @@ const syncRunSchema = new Schema(
     /** From the earliest covered request becoming due to the end of the pass: request → mirror freshness. */
     freshnessMs: { type: Number, default: null },
     finishedAt: { type: Date, required: true },
+    /** Counted in its chart bucket when recorded (sync-buckets.ts); runs without it are backfilled once. */
+    bucketed: { type: Boolean },
   },
   { collection: 'sync_runs', versionKey: false },
 );

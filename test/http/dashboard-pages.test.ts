@@ -35,6 +35,7 @@ t.test('dashboard pages and assets carry a strict CSP, frame-ancestors none, nos
   }
   const page = await a.inject({ url: '/dashboard', headers: BASIC });
   t.notMatch(page.body, /<script>|<style>|\sstyle=|\son[a-z]+=/i, 'no inline script, style or handler');
+  t.match(page.body, /<p class="as-of" id="fleet-as-of">Counts \(here and in the state filters\) as of \d+s ago\.<\/p>/, 'the kept fleet counts say how old they are');
   const js = await a.inject({ url: '/dashboard/assets/uPlot.iife.min.js', headers: BEARER });
   t.match(js.headers['content-type'], /text\/javascript/);
   t.match(js.body, 'uPlot', 'the charting library itself, from node_modules');

@@ -26,6 +26,7 @@ const NOT_YET_RECORDED = new Set([
   'calsync_change_delivery_delay_seconds', // change-feed deliveries: this life cycle has no subscription
   'calsync_quota_budget_used_ratio', // recorded under quota pressure only: test/quota/ checks its source
   'calsync_quota_throttled_total', // recorded under quota pressure only: test/quota/ checks its source
+  'calsync_discovery_passes_total', // this life cycle's account discovers nothing: test/discovery/ checks its source
 ]);
 
 /** prom-client's process and Node.js series, collected at scrape time under the `calsync_` prefix. */

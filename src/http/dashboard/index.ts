@@ -4,7 +4,10 @@ import { Type, type FastifyPluginAsyncTypebox, type TypeBoxTypeProvider } from '
 import { SYNC_STATES } from '../../models/calendar.js';
 import { evaluateAlerts, summarizeLastHour } from '../../ops/alerts.js';
 import { recentRuns } from '../../ops/recent-runs.js';
+import { syncBucketModel } from '../../ops/sync-buckets.js';
+import { backfillSyncBuckets } from '../../ops/sync-history-backfill.js';
 import { syncHistory } from '../../ops/sync-history.js';
+import { RecentSnapshot } from '../../ops/recent-snapshot.js';
 import type { Services } from '../../services.js';
 import { HttpError, toHttpError } from '../admin/errors.js';
 import { loadAssets } from './assets.js';
@@ -15,6 +18,14 @@ import { calendarPage, overviewPage } from './pages.js';
 export const DASHBOARD_PAGE_SIZE = 100;
 /** Accounts to reconnect shown on the overview at most (GET /admin/accounts lists them all). */
 const RECONNECT_LIST_LIMIT = 20;
+
+/**
+ * The fleet counts cost O(fleet) (docs/operations.md, "Dashboard"): each replica keeps the last
+ * ones and serves them while younger than this, refreshing in the background while the dashboard
+ * is viewed, up to FLEET_COUNTS_STALE_LIMIT_MS; past that a view waits for fresh counts.
+ */
+export const FLEET_COUNTS_MAX_AGE_MS = 30_000;
+export const FLEET_COUNTS_STALE_LIMIT_MS = 5 * 60_000;
 
 const ListQuery = Type.Object(
   {
@@ -32,6 +43,23 @@ const ListQuery = Type.Object(
  */
 export const dashboardRoutes: FastifyPluginAsyncTypebox<{ adminToken: string; services: Services }> = async (app, { adminToken, services }) => {
   const assets = loadAssets();
+  const Bucket = syncBucketModel(services.SyncRun.db);
+  const fleetCounts = new RecentSnapshot(() => services.views.fleet(), {
+    maxAgeMs: FLEET_COUNTS_MAX_AGE_MS,
+    staleLimitMs: FLEET_COUNTS_STALE_LIMIT_MS,
+    onBackgroundError: (err) => app.log.warn({ err }, 'could not refresh the dashboard fleet counts'),
+  });
+  // Runs recorded before the chart buckets existed are counted into them once per database, on the
+  // first view (a failed attempt is retried by the next view).
+  let backfill: Promise<unknown> | null = null;
+  const chartHistory = async (now: number) => {
+    backfill ??= backfillSyncBuckets(services.SyncRun.db, services.SyncRun, Bucket, now).catch((err: unknown) => {
+      backfill = null;
+      throw err;
+    });
+    await backfill;
+    return syncHistory(Bucket, { now });
+  };
   await app.register(
     async (instance) => {
       const dash = instance.withTypeProvider<TypeBoxTypeProvider>();
@@ -65,12 +93,12 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ adminToken: string; se
           services.views.page({ limit: DASHBOARD_PAGE_SIZE, state, cursor }).catch((err: unknown) => {
             throw toHttpError(err);
           }),
-          services.views.fleet(),
+          fleetCounts.get(),
           summarizeLastHour(services.SyncRun, new Date(now)),
-          syncHistory(services.SyncRun, { now }),
+          chartHistory(now),
         ]);
         const reconnect = await services.accounts.needingReconnection(RECONNECT_LIST_LIMIT);
-        const html = overviewPage({ now, alerts: evaluateAlerts(hour), hour, fleet, history, page, state, cursor, reconnect });
+        const html = overviewPage({ now, alerts: evaluateAlerts(hour), hour, fleet: fleet.value, fleetAsOf: fleet.asOf, history, page, state, cursor, reconnect });
         return reply.type('text/html; charset=utf-8').send(html);
       });
 

@@ -80,6 +80,8 @@ export interface OverviewData {
   alerts: Alert[];
   hour: HourSummary;
   fleet: FleetStatus;
+  /** When the fleet counts were computed (they are kept for a short while; see FLEET_COUNTS_MAX_AGE_MS). */
+  fleetAsOf: Date;
   history: SyncHistory;
   page: { calendars: CalendarState[]; nextCursor: string | null };
   state: string | undefined;
@@ -145,6 +147,7 @@ export function overviewPage(d: OverviewData): string {
 <dt>slowest sync</dt><dd>${seconds(hour.maxDurationMs)}</dd>
 <dt>Google API calls</dt><dd>${hour.apiCalls}</dd></dl>
 <h2>Fleet</h2>
+<p class="as-of" id="fleet-as-of">Counts (here and in the state filters) as of ${ago(d.fleetAsOf, now)}.</p>
 <dl><dt>delivery</dt><dd>${Object.entries(fleet.calendars.byMode).map(([k, v]) => `${k} ${v}`).join(', ')}</dd>
 <dt>channels</dt><dd>active ${channels.active}, pending ${channels.pending}, superseded ${channels.superseded}, expired ${channels.expired}, due for renewal ${channels.dueForRenewal}, push calendars without channel ${channels.pushCalendarsWithoutChannel}</dd>
 <dt>next channel expiry</dt><dd>${channels.nextExpiration ? ago(channels.nextExpiration, now) : '–'}</dd></dl>
