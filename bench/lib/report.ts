@@ -389,6 +389,7 @@ function fleetSection(f: FleetResult): string[] {
       ]),
     ),
     '',
+    ...(f.failures?.length ? [`- Runs that did not complete: ${f.failures.join('; ')}.`, ''] : []),
   ];
 }
 
