@@ -11,6 +11,7 @@ import { channelModel, supersededFields, type ChannelModel } from './channel-mod
 import { ChannelSchedule, type ClaimedChannelWork } from './channel-schedule.js';
 import { newChannelSecrets, webhookAddress } from './channel-token.js';
 import { ChannelStopper, type ChannelLog, type StopSummary } from './channel-stopper.js';
+import { liveChannel } from './live-channel.js';
 import { settleStalePending } from './renewal-scan.js';
 import { classifyWatchFailure } from './watch-refusal.js';
 
@@ -271,22 +272,16 @@ export class ChannelService {
       return { outcome: 'skipped', reason: 'calendar is polled' };
     }
     const now = this.now();
-    const live = await this.Channel.find({ calendarId: new Types.ObjectId(calendarId), status: { $in: ['active', 'pending'] } })
-      .sort({ createdAt: -1, _id: -1 })
-      .select({ status: 1, expiration: 1, createdAt: 1 })
-      .lean();
-    const renewAfter = now + this.opts.renewLeadSeconds * 1000;
-    const current = live.find((c) => c.status === 'active' && (!c.expiration || c.expiration.getTime() > renewAfter));
-    if (current) {
+    const live = await liveChannel(this.Channel, { calendarId: new Types.ObjectId(calendarId) }, { now, renewLeadSeconds: this.opts.renewLeadSeconds, pendingGraceMs: this.pendingGraceMs });
+    if (live.kind === 'current') {
       await this.settle(calendarId);
-      await this.schedule.current(work, current.expiration ?? null, new Date(now));
-      return { outcome: 'current', channelId: current._id, expiration: current.expiration ?? null };
+      await this.schedule.current(work, live.expiration, new Date(now));
+      return { outcome: 'current', channelId: live.channelId, expiration: live.expiration };
     }
     // A watch that got no answer may still be live at Google: wait for its confirmation (or for the
     // grace period, after which the pass settles it) rather than open a second one.
-    const awaiting = live.find((c) => c.status === 'pending' && c.createdAt.getTime() >= now - this.pendingGraceMs);
-    if (awaiting) {
-      await this.schedule.later(work, new Date(awaiting.createdAt.getTime() + this.pendingGraceMs));
+    if (live.kind === 'awaiting') {
+      await this.schedule.later(work, live.confirmBy);
       return { outcome: 'skipped', reason: 'a watch is awaiting confirmation' };
     }
     return this.open(work);

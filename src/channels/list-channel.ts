@@ -4,6 +4,7 @@ import { unlimitedQuota, type QuotaGate } from '../quota/quota-gate.js';
 import { PRIORITY } from '../sync/priority.js';
 import { supersededFields, type ChannelModel } from './channel-model.js';
 import { channelRenewAt } from './channel-schedule.js';
+import { liveChannel } from './live-channel.js';
 import type { ChannelLog, StopSummary } from './channel-stopper.js';
 import { newChannelSecrets } from './channel-token.js';
 import { classifyWatchFailure } from './watch-refusal.js';
@@ -49,19 +50,13 @@ export class ListChannels {
 
   async ensure(accountId: string): Promise<ListChannelResult> {
     const now = this.opts.now();
-    const live = await this.opts.Channel.find({ accountId: new Types.ObjectId(accountId), kind: 'calendarList', status: { $in: ['active', 'pending'] } })
-      .sort({ createdAt: -1, _id: -1 })
-      .select({ status: 1, expiration: 1, createdAt: 1 })
-      .lean();
-    const renewAfter = now + this.opts.renewLeadSeconds * 1000;
-    const current = live.find((c) => c.status === 'active' && (!c.expiration || c.expiration.getTime() > renewAfter));
-    if (current) {
-      await this.settle(accountId);
-      return { outcome: 'current', channelId: current._id, nextCheckAt: channelRenewAt(current.expiration ?? null, new Date(now), this.opts.renewLeadSeconds) };
-    }
     const grace = this.opts.pendingGraceMs ?? 10 * 60_000;
-    const awaiting = live.find((c) => c.status === 'pending' && c.createdAt.getTime() >= now - grace);
-    if (awaiting) return { outcome: 'awaiting', channelId: awaiting._id, nextCheckAt: new Date(awaiting.createdAt.getTime() + grace) };
+    const live = await liveChannel(this.opts.Channel, { accountId: new Types.ObjectId(accountId), kind: 'calendarList' }, { now, renewLeadSeconds: this.opts.renewLeadSeconds, pendingGraceMs: grace });
+    if (live.kind === 'current') {
+      await this.settle(accountId);
+      return { outcome: 'current', channelId: live.channelId, nextCheckAt: channelRenewAt(live.expiration, new Date(now), this.opts.renewLeadSeconds) };
+    }
+    if (live.kind === 'awaiting') return { outcome: 'awaiting', channelId: live.channelId, nextCheckAt: live.confirmBy };
     return this.open(accountId);
   }
 
