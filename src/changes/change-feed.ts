@@ -75,10 +75,27 @@ export class ChangeFeed {
   async records(o: ReadOptions): Promise<Row[]> {
     const upTo = o.upTo ?? (await this.positions.visibleUpTo(this.now()));
     if (upTo <= o.after) return [];
+    const calendarId = o.calendarId ? new Types.ObjectId(o.calendarId) : undefined;
+    // SecantusDB reads every record of an index range before applying `limit` (docs/database.md),
+    // so one query over (after, upTo] costs the whole backlog behind a lagging reader on every
+    // read, and slows the writers sharing the server. Positions are nearly dense, so windows of
+    // `limit` positions mostly fill at once; a window that does not fill doubles the next one, so
+    // gaps (retention, another calendar's records) cost a few queries, not one per `limit`.
+    const rows: Row[] = [];
+    let from = o.after;
+    for (let width = Math.max(1, o.limit); rows.length < o.limit && from < upTo; width *= 2) {
+      const to = Math.min(upTo, from + width);
+      rows.push(...(await this.window(from, to, o.limit - rows.length, calendarId)));
+      from = to;
+    }
+    return rows;
+  }
+
+  private window(after: number, upTo: number, limit: number, calendarId?: Types.ObjectId): Promise<Row[]> {
     // Equality then range on an index's fields, nothing else (SecantusDB scans otherwise).
-    const filter: Record<string, unknown> = { seq: { $gt: o.after, $lte: upTo } };
-    if (o.calendarId) filter.calendarId = new Types.ObjectId(o.calendarId);
-    return this.Change.find(filter, { _id: 0 }).sort({ seq: 1 }).limit(o.limit).lean<Row[]>();
+    const filter: Record<string, unknown> = { seq: { $gt: after, $lte: upTo } };
+    if (calendarId) filter.calendarId = calendarId;
+    return this.Change.find(filter, { _id: 0 }).sort({ seq: 1 }).limit(limit).lean<Row[]>();
   }
 
   /** Decodes `after` and refuses a cursor whose following records may have expired. */
