@@ -17,7 +17,7 @@ if (process.env.TAP === '1') {
 let db: LocalDb;
 const t0 = Date.now();
 try {
-  db = await startLocalDb();
+  db = await startLocalDb({ secantusDb: { ttlSweepSeconds: 0 } });
 } catch (err) {
   process.stderr.write(
     `\n[test] FAILED: no test database could be provisioned, so no test ran.\n${(err as Error).stack ?? String(err)}\n\n`,

@@ -4,7 +4,7 @@
 //   3. SecantusDB, installed by the project into .cache/ — the candidate whose guarantees
 //      (atomic compare-and-set above all) match production MongoDB; see scripts/probe-databases.ts.
 import { findMongod, startMemoryServer } from './memory-server.js';
-import { startSecantusDb } from './secantusdb.js';
+import { startSecantusDb, type SecantusDbOptions } from './secantusdb.js';
 import type { Log } from './child-server.js';
 
 export interface LocalDb {
@@ -18,6 +18,8 @@ export interface StartLocalDbOptions {
   log?: Log;
   /** Defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Passed to a SecantusDB we start (see SecantusDbOptions). */
+  secantusDb?: SecantusDbOptions;
 }
 
 const stderrLog: Log = (msg) => process.stderr.write(`[local-db] ${msg}\n`);
@@ -49,6 +51,6 @@ export async function startLocalDb(opts: StartLocalDbOptions = {}): Promise<Loca
     log('no mongod binary on this machine (cannot be downloaded here); using SecantusDB');
   }
 
-  const db = await startSecantusDb(log);
+  const db = await startSecantusDb(log, opts.secantusDb);
   return { uri: db.uri, kind: 'secantusdb', stop: once(db.stop) };
 }

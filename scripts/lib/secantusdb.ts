@@ -30,6 +30,24 @@ const LAUNCHER = [
   'os.execv(sys.argv[2], sys.argv[2:])',
 ].join('\n');
 
+// The server's own entry point (`secantusd-py`), plus the TTL sweep interval: SecantusDB 0.7.0b3
+// reads `[storage] ttl_sweep_seconds` from its config file but its CLI never passes it on to the
+// server, so the interval is handed to the server's constructor here.
+const SERVER_ENTRY = [
+  'import os, sys',
+  'from secantus import server as _server',
+  "_sweep = os.environ.get('CALSYNC_SECANTUS_TTL_SWEEP_SECONDS', '')",
+  'if _sweep:',
+  '    _init = _server.SecantusDBServer.__init__',
+  '    def _with_sweep(self, *a, **k):',
+  "        k.setdefault('ttl_sweep_seconds', float(_sweep))",
+  '        _init(self, *a, **k)',
+  '    _server.SecantusDBServer.__init__ = _with_sweep',
+  'from secantus.cli import main',
+  "sys.argv[0] = 'secantusd-py'",
+  'sys.exit(main())',
+].join('\n');
+
 function findPython(): string {
   for (const candidate of ['python3', 'python']) {
     const r = spawnSync(candidate, ['-c', 'import sys, venv; print(sys.version_info >= (3, 10))'], { encoding: 'utf8' });
@@ -70,11 +88,23 @@ export interface RunningDb {
   stop(): Promise<void>;
 }
 
+export interface SecantusDbOptions {
+  /**
+   * Seconds between TTL sweeps (SecantusDB's default, like mongod's, is 60; 0 turns them off).
+   * SecantusDB's sweeper reads every document of every TTL-indexed collection while holding its
+   * storage-wide lock, so on a server holding many test databases each sweep stalls every client;
+   * MongoDB's TTL monitor does not. No test relies on the sweeper (expiry is checked by the code
+   * that reads, and the TTL indexes are checked as indexes), so the test runner turns it off.
+   */
+  ttlSweepSeconds?: number;
+}
+
 /** Starts SecantusDB on a free 127.0.0.1 port with its data in a scratch dir removed by stop(). */
-export async function startSecantusDb(log: Log): Promise<RunningDb> {
-  const script = await ensureSecantusDb(log);
+export async function startSecantusDb(log: Log, opts: SecantusDbOptions = {}): Promise<RunningDb> {
+  await ensureSecantusDb(log);
   const dataDir = await scratchDir('secantusdb');
   const port = await freePort();
+
   let server: ServerProcess;
   try {
     server = await spawnServer({
@@ -82,7 +112,7 @@ export async function startSecantusDb(log: Log): Promise<RunningDb> {
       command: venvPython,
       args: [
         '-c', LAUNCHER, String(process.pid),
-        venvPython, script,
+        venvPython, '-c', SERVER_ENTRY,
         '--host', '127.0.0.1',
         '--port', String(port),
         '--storage-path', dataDir,
@@ -91,7 +121,12 @@ export async function startSecantusDb(log: Log): Promise<RunningDb> {
       port,
       log,
       // Keep the server's own sys.path free of anything the caller's environment adds.
-      env: { ...process.env, PYTHONPATH: '', PYTHONNOUSERSITE: '1' },
+      env: {
+        ...process.env,
+        PYTHONPATH: '',
+        PYTHONNOUSERSITE: '1',
+        CALSYNC_SECANTUS_TTL_SWEEP_SECONDS: opts.ttlSweepSeconds === undefined ? '' : String(Number(opts.ttlSweepSeconds)),
+      },
     });
   } catch (err) {
     await rm(dataDir, { recursive: true, force: true });

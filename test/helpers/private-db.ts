@@ -13,7 +13,7 @@ interface Teardown {
  */
 export async function heavyTestDbBase(t: Teardown): Promise<string | undefined> {
   if (process.env.CALSYNC_TEST_PRIVATE_DB !== '1') return undefined;
-  const db = await startSecantusDb(() => undefined);
+  const db = await startSecantusDb(() => undefined, { ttlSweepSeconds: 0 });
   t.teardown(() => db.stop());
   return db.uri;
 }
