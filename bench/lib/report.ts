@@ -109,7 +109,9 @@ export function renderMarkdown(r: BenchResults): string {
     'npm run bench -- --scale 2    # twice the events everywhere; --only api,latency,memory,burst,dashboard,fleet,fleet-pings,ingest,change-feed; --help for every knob',
     '```',
     '',
-    'The database is provisioned like the tests do (`MONGODB_URI` if set, else the local SecantusDB) and stopped at the end.',
+    'The database is provisioned like the tests do (`MONGODB_URI` if set, else the local SecantusDB) and stopped at the end. ' +
+      'A partial run (`--only`) keeps the other sections of the last full results; runs made apart (other checkouts) are combined with ' +
+      '`npx tsx bench/merge-results.ts bench/results/<run>.json…`, which keeps the newest measurement of each scenario with its provenance.',
     '',
   );
   return out.join('\n');
