@@ -12,6 +12,7 @@ import type { SyncRunModel } from '../../src/ops/sync-run.js';
 import type { SyncOutcome } from '../../src/sync/outcome.js';
 import { PRIORITY } from '../../src/sync/priority.js';
 import { pino } from 'pino';
+import { syncOutcome } from '../helpers/sync-outcome.js';
 
 const HOUR = 3_600_000;
 
@@ -199,24 +200,9 @@ t.test('freshness: a pass that covered a ping records ping → mirror; other pas
   // An id that is not an ObjectId: the observer records metrics and skips the sync_runs row.
   const observe = createSyncObserver({ metrics, SyncRun: {} as SyncRunModel, log: pino({ level: 'silent' }) });
   const finishedAt = new Date('2026-01-01T12:00:10Z');
-  const pass = (over: Partial<SyncOutcome>): SyncOutcome => ({
-    calendarId: 'not-an-object-id',
-    mode: 'incremental',
-    reason: 'ping',
-    status: 'ok',
-    errorCode: null,
-    fallback: false,
-    tokenExpired: false,
-    apiCalls: 1,
-    retries: 0,
-    eventsChanged: 1,
-    durationMs: 300,
-    eventCount: 10,
-    priority: PRIORITY.ping,
-    dueAt: new Date(finishedAt.getTime() - 2_500),
-    finishedAt,
-    ...over,
-  });
+  const pass = (over: Partial<SyncOutcome>): SyncOutcome =>
+    syncOutcome({ calendarId: 'not-an-object-id', durationMs: 300, dueAt: new Date(finishedAt.getTime() - 2_500), finishedAt, ...over });
+
   observe(pass({}));
   observe(pass({ status: 'failed', errorCode: 'transient' })); // the change is not in the mirror yet
   observe(pass({ priority: PRIORITY.safetyNet, reason: 'stale', dueAt: new Date(0) })); // no ping waited

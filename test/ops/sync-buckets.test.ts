@@ -8,10 +8,10 @@ import { backfillSyncBuckets } from '../../src/ops/sync-history-backfill.js';
 import { aggregateRunsByBucket, syncHistory, windowStart } from '../../src/ops/sync-history.js';
 import { createSyncObserver } from '../../src/ops/sync-observer.js';
 import { syncRunModel } from '../../src/ops/sync-run.js';
-import { PRIORITY } from '../../src/sync/priority.js';
 import type { SyncOutcome } from '../../src/sync/outcome.js';
 import { testDbUri } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { syncOutcome } from '../helpers/sync-outcome.js';
 
 async function db(t: Test, name: string) {
   const conn = await connectDatabase(testDbUri(name));
@@ -25,24 +25,18 @@ async function db(t: Test, name: string) {
   return { conn, SyncRun, Bucket };
 }
 
-const outcome = (i: number): SyncOutcome => ({
-  calendarId: new Types.ObjectId().toHexString(),
-  mode: i % 3 === 0 ? 'full' : 'incremental',
-  reason: 'ping',
-  status: i % 5 === 0 ? 'failed' : 'ok',
-  errorCode: i % 5 === 0 ? 'transient' : null,
-  fallback: i % 4 === 0,
-  tokenExpired: i % 8 === 0,
-  apiCalls: 1 + (i % 3),
-  retries: 0,
-  eventsChanged: 1,
-  // Spread over every duration band, the open-ended one included.
-  durationMs: [40, 180, 400, 900, 2000, 4000, 8000, 20_000, 50_000, 90_000][i % 10]!,
-  eventCount: 250 * (i % 4),
-  priority: PRIORITY.ping,
-  dueAt: new Date(Date.now() - 100),
-  finishedAt: new Date(),
-});
+const outcome = (i: number): SyncOutcome =>
+  syncOutcome({
+    mode: i % 3 === 0 ? 'full' : 'incremental',
+    status: i % 5 === 0 ? 'failed' : 'ok',
+    errorCode: i % 5 === 0 ? 'transient' : null,
+    fallback: i % 4 === 0,
+    tokenExpired: i % 8 === 0,
+    apiCalls: 1 + (i % 3),
+    // Spread over every duration band, the open-ended one included.
+    durationMs: [40, 180, 400, 900, 2000, 4000, 8000, 20_000, 50_000, 90_000][i % 10]!,
+    eventCount: 250 * (i % 4),
+  });
 
 const plain = (m: Map<number, unknown>) => Object.fromEntries([...m].sort(([a], [b]) => a - b));
 

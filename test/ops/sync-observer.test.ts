@@ -11,25 +11,10 @@ import { testDbUri } from '../helpers/db.js';
 import { AUTH, startPushHarness } from '../helpers/push-harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { pino } from 'pino';
+import { syncOutcome } from '../helpers/sync-outcome.js';
 
-const outcome = (over: Partial<SyncOutcome>): SyncOutcome => ({
-  calendarId: new Types.ObjectId().toHexString(),
-  mode: 'incremental',
-  reason: 'ping',
-  status: 'ok',
-  errorCode: null,
-  fallback: false,
-  tokenExpired: false,
-  apiCalls: 1,
-  retries: 0,
-  eventsChanged: 2,
-  durationMs: 40,
-  eventCount: 10,
-  priority: PRIORITY.ping,
-  dueAt: new Date(Date.now() - 250),
-  finishedAt: new Date(),
-  ...over,
-});
+const outcome = (over: Partial<SyncOutcome>): SyncOutcome =>
+  syncOutcome({ eventsChanged: 2, dueAt: new Date(Date.now() - 250), ...over });
 
 t.test('the observer turns each pass into metrics and one sync_runs row that the alerts read', async (t) => {
   const conn = await connectDatabase(testDbUri('sync-observer'));
