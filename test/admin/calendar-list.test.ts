@@ -1,9 +1,6 @@
 import t, { type Test } from 'tap';
 import { Types } from 'mongoose';
-import { connectDatabase } from '../../src/db/connect.js';
-import { buildApp } from '../../src/app.js';
-import { testConfig } from '../helpers/config.js';
-import { testDbUri } from '../helpers/db.js';
+import { appOnTestDb } from '../helpers/app-on-test-db.js';
 
 const ADMIN = 'calendar-list-admin-token-0123456789ab';
 const AUTH = { authorization: `Bearer ${ADMIN}` };
@@ -11,13 +8,7 @@ const STATES = ['idle', 'idle', 'failed', 'syncing', 'needs_attention'] as const
 
 /** An app over `n` calendars whose states cycle through STATES; returns their ids in _id order. */
 async function appWithCalendars(t: Test, n: number) {
-  const conn = await connectDatabase(testDbUri('calendar-list'));
-  const app = await buildApp({ config: testConfig({ ADMIN_TOKEN: ADMIN }), conn, logger: false });
-  t.teardown(async () => {
-    await app.close();
-    await conn.dropDatabase();
-    await conn.close();
-  });
+  const app = await appOnTestDb(t, 'calendar-list', { ADMIN_TOKEN: ADMIN });
   const accountId = new Types.ObjectId();
   const docs = Array.from({ length: n }, (_, i) => ({
     _id: new Types.ObjectId(),

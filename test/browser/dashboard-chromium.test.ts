@@ -7,10 +7,7 @@ import path from 'node:path';
 import t from 'tap';
 import { Types } from 'mongoose';
 import { chromium, type Page } from 'playwright-core';
-import { buildApp } from '../../src/app.js';
-import { connectDatabase } from '../../src/db/connect.js';
-import { testConfig } from '../helpers/config.js';
-import { testDbUri } from '../helpers/db.js';
+import { appOnTestDb } from '../helpers/app-on-test-db.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = 'dashboard-browser-admin-token-012345678';
@@ -21,13 +18,7 @@ if (!existsSync(CHROMIUM)) {
   t.end();
 } else {
   t.test('the dashboard renders its charts without errors or CSP violations, and pages and filters by clicking', async (t) => {
-    const conn = await connectDatabase(testDbUri('dashboard-browser'));
-    const app = await buildApp({ config: testConfig({ ADMIN_TOKEN: ADMIN }), conn, logger: false });
-    t.teardown(async () => {
-      await app.close();
-      await conn.dropDatabase();
-      await conn.close();
-    });
+    const app = await appOnTestDb(t, 'dashboard-browser', { ADMIN_TOKEN: ADMIN });
 
     // 230 calendars (every 10th failed) and a day of sync runs.
     const accountId = new Types.ObjectId();

@@ -1,20 +1,11 @@
 import t, { type Test } from 'tap';
 import { Types } from 'mongoose';
-import { connectDatabase } from '../../src/db/connect.js';
-import { buildApp } from '../../src/app.js';
-import { testConfig } from '../helpers/config.js';
-import { testDbUri } from '../helpers/db.js';
+import { appOnTestDb } from '../helpers/app-on-test-db.js';
 
 const ADMIN = 'dashboard-admin-token-0123456789abcdef';
 
 async function appWithData(t: Test) {
-  const conn = await connectDatabase(testDbUri('dashboard'));
-  const app = await buildApp({ config: testConfig({ ADMIN_TOKEN: ADMIN }), conn, logger: false });
-  t.teardown(async () => {
-    await app.close();
-    await conn.dropDatabase();
-    await conn.close();
-  });
+  const app = await appOnTestDb(t, 'dashboard', { ADMIN_TOKEN: ADMIN });
   const { Calendar } = app.services.models;
   await Calendar.create({ accountId: new Types.ObjectId(), googleCalendarId: '<script>alert(1)</script>@x', state: 'failed', lastError: { code: 'transient', message: 'backend <b>down</b>', at: new Date() } });
   await Calendar.create({ accountId: new Types.ObjectId(), googleCalendarId: 'ok@x', state: 'idle', syncToken: 'SECRET-SYNC-TOKEN' });

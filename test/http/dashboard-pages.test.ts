@@ -1,22 +1,13 @@
 import t, { type Test } from 'tap';
 import { Types } from 'mongoose';
-import { connectDatabase } from '../../src/db/connect.js';
-import { buildApp } from '../../src/app.js';
-import { testConfig } from '../helpers/config.js';
-import { testDbUri } from '../helpers/db.js';
+import { appOnTestDb } from '../helpers/app-on-test-db.js';
 
 const ADMIN = 'dashboard-pages-admin-token-0123456789';
 const BEARER = { authorization: `Bearer ${ADMIN}` };
 const BASIC = { authorization: `Basic ${Buffer.from(`ops:${ADMIN}`).toString('base64')}` };
 
 async function app(t: Test) {
-  const conn = await connectDatabase(testDbUri('dashboard-pages'));
-  const a = await buildApp({ config: testConfig({ ADMIN_TOKEN: ADMIN }), conn, logger: false });
-  t.teardown(async () => {
-    await a.close();
-    await conn.dropDatabase();
-    await conn.close();
-  });
+  const a = await appOnTestDb(t, 'dashboard-pages', { ADMIN_TOKEN: ADMIN });
   return a;
 }
 
