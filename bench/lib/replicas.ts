@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../../scripts/lib/child-server.js';
 import { RoundRobin } from '../../scripts/lib/round-robin.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import { ADMIN_TOKEN, REFRESH_TOKEN } from './setup.js';
+import { ADMIN_TOKEN, adminClient, REFRESH_TOKEN } from './setup.js';
 
 const serverEntry = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
 
@@ -72,16 +72,7 @@ export async function startReplicaFleet(opts: { emu: Emulator; dbUri: string; en
   const replicas: ChildReplica[] = [];
   let accountId: string | null = null;
 
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const admin = adminClient(url);
 
   const fleet: ReplicaFleet = {
     lb,

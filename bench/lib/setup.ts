@@ -158,6 +158,20 @@ export function seedEvents(emu: Emulator, calendarId: string, n: number, from = 
 }
 
 
+/** Calls the admin API of a server (or a balancer) with the bench's admin token; a non-2xx answer throws. */
+export function adminClient(baseUrl: string): (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>> {
+  return async (method, path, body) => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+}
+
 export interface ServerStack {
   app: FastifyInstance;
   baseUrl: string;
@@ -192,16 +206,7 @@ export async function startServerStack(opts: {
   const app = await buildApp({ config, conn, logger: false, overrides: opts.overrides });
   await app.listen({ port: config.port, host: config.host });
 
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const admin = adminClient(baseUrl);
   let accountId: string | null = null;
   opts.emu.addAccount(REFRESH_TOKEN);
   return {
