@@ -12,7 +12,12 @@ export interface VerifiedChannel {
   accountId: string;
   /** False while the watch call has not returned: the ping then tells us the resource id. */
   resourceIdKnown: boolean;
+  /** When the channel last delivered a verified ping, as read. */
+  lastPingAt: Date | null;
 }
+
+/** How fresh `lastPingAt` is kept when a ping's number was already seen. */
+const LAST_PING_RESOLUTION_MS = 1_000;
 
 export type Verdict = { ok: true; channel: VerifiedChannel } | { ok: false; reason: RejectionReason };
 
@@ -39,7 +44,7 @@ export class PingVerifier {
 
   async verify(ping: Ping): Promise<Verdict> {
     const channel = await this.Channel.findById(ping.channelId)
-      .select({ tokenHash: 1, status: 1, resourceId: 1, expiration: 1, calendarId: 1, accountId: 1, kind: 1 })
+      .select({ tokenHash: 1, status: 1, resourceId: 1, expiration: 1, calendarId: 1, accountId: 1, kind: 1, lastPingAt: 1 })
       .lean();
     if (!channel) return { ok: false, reason: 'unknown_channel' };
     if (ping.token === null || !matchesHash(ping.token, channel.tokenHash)) return { ok: false, reason: 'token_mismatch' };
@@ -54,6 +59,7 @@ export class PingVerifier {
         calendarId: channel.calendarId?.toHexString() ?? '',
         accountId: channel.accountId.toHexString(),
         resourceIdKnown: Boolean(channel.resourceId),
+        lastPingAt: channel.lastPingAt ?? null,
       },
     };
   }
@@ -71,9 +77,12 @@ export class PingVerifier {
       { $set: { lastMessageNumber: ping.messageNumber, lastPingAt: now } },
     );
     const counted = res.matchedCount > 0;
-    // A verified ping shows the channel delivers whatever its number: lastPingAt stays truthful even
-    // when someone has pinned the number high.
-    if (!counted) await this.Channel.updateOne({ _id: ping.channelId, status: { $ne: 'stopped' } }, { $max: { lastPingAt: now } });
+    // A verified ping shows the channel delivers whatever its number, so lastPingAt stays truthful
+    // even when someone has pinned the number high; to the second, so that a storm of retried or
+    // replayed pings costs one write a second rather than one each.
+    if (!counted && (!channel.lastPingAt || now.getTime() - channel.lastPingAt.getTime() >= LAST_PING_RESOLUTION_MS)) {
+      await this.Channel.updateOne({ _id: ping.channelId, status: { $ne: 'stopped' } }, { $max: { lastPingAt: now } });
+    }
     if (channel.resourceIdKnown) return counted;
     // A verified ping on a channel whose watch has not returned tells us its resource id; keeping it
     // means the channel can still be stopped if the watch call never completes.
