@@ -32,6 +32,7 @@ const HELP = `usage: npm run bench -- [options]
   --fleet-sizes N,N --fleet-stale N                     scenario 6 (fleet: safety net, 1 vs 3 replicas)
   --fleet-ping-calendars N                              scenario 7 (changed at once, 3 replicas)
   --ingest-seconds N                                    scenario 8 (ping ingestion, per load run)
+  --ingest-runs N                                       scenario 8 (load runs per target and mode; route and webhook alternate)
   --feed-changes N --feed-spacing-ms N                  scenario 9 (change feed): the delay stream (changes scaled)
   --feed-burst N --feed-burst-calendars N               scenario 9: events inserted at once, in one calendar then over N calendars (burst scaled)
   --docs / --no-docs      force / skip regenerating docs/benchmarks.md`;
@@ -60,6 +61,7 @@ const { values: a } = parseArgs({
     'fleet-stale': { type: 'string' },
     'fleet-ping-calendars': { type: 'string' },
     'ingest-seconds': { type: 'string' },
+    'ingest-runs': { type: 'string' },
     'feed-changes': { type: 'string' },
     'feed-spacing-ms': { type: 'string' },
     'feed-burst': { type: 'string' },
@@ -83,8 +85,8 @@ const num = (name: string, v: string | undefined, fallback: number): number => {
 const scale = num('scale', a.scale, 1);
 const sized = (n: number) => Math.max(1, Math.round(n * scale));
 const d = a.quick
-  ? { calendars: 3, events: 500, rounds: 2, changes: 5, latencyChanges: 30, spacingMs: 100, latencyInitial: 100, isolatedChanges: 5, isolatedSpacingMs: 1_500, memoryEvents: 5_000, burst: 50, dashboardCalendars: 1_000, dashboardRuns: 2_000, fleetSizes: [50, 200], fleetStale: 20, tickEverySec: 5, fleetPingCalendars: 10, ingestSec: 2 }
-  : { calendars: 10, events: 2_000, rounds: 3, changes: 5, latencyChanges: 200, spacingMs: 150, latencyInitial: 500, isolatedChanges: 20, isolatedSpacingMs: 1_500, memoryEvents: 20_000, burst: 200, dashboardCalendars: 10_000, dashboardRuns: 20_000, fleetSizes: [1_000, 10_000], fleetStale: 1_000, tickEverySec: 10, fleetPingCalendars: 100, ingestSec: 8 };
+  ? { calendars: 3, events: 500, rounds: 2, changes: 5, latencyChanges: 30, spacingMs: 100, latencyInitial: 100, isolatedChanges: 5, isolatedSpacingMs: 1_500, memoryEvents: 5_000, burst: 50, dashboardCalendars: 1_000, dashboardRuns: 2_000, fleetSizes: [50, 200], fleetStale: 20, tickEverySec: 5, fleetPingCalendars: 10, ingestSec: 2, ingestRuns: 2 }
+  : { calendars: 10, events: 2_000, rounds: 3, changes: 5, latencyChanges: 200, spacingMs: 150, latencyInitial: 500, isolatedChanges: 20, isolatedSpacingMs: 1_500, memoryEvents: 20_000, burst: 200, dashboardCalendars: 10_000, dashboardRuns: 20_000, fleetSizes: [1_000, 10_000], fleetStale: 1_000, tickEverySec: 10, fleetPingCalendars: 100, ingestSec: 4, ingestRuns: 4 };
 const int = (name: string, v: string | undefined, fallback: number) => Math.round(num(name, v, fallback));
 const feedDefaults = a.quick ? { changes: 9, spacingMs: 1_500, burst: 300, burstCalendars: 3 } : { changes: 45, spacingMs: 1_500, burst: 2_000, burstCalendars: 10 };
 const feedChanges = int('feed-changes', a['feed-changes'], sized(feedDefaults.changes));
@@ -116,7 +118,7 @@ const sizes = {
     tickEverySec: d.tickEverySec,
   },
   fleetPings: { calendars: int('fleet-ping-calendars', a['fleet-ping-calendars'], d.fleetPingCalendars), replicas: 3 },
-  ingest: { durationSec: int('ingest-seconds', a['ingest-seconds'], d.ingestSec), connections: 10 },
+  ingest: { durationSec: int('ingest-seconds', a['ingest-seconds'], d.ingestSec), runs: int('ingest-runs', a['ingest-runs'], d.ingestRuns), connections: 10 },
   changeFeed: {
     changes: feedChanges,
     spacingMs: int('feed-spacing-ms', a['feed-spacing-ms'], feedDefaults.spacingMs),

@@ -411,23 +411,33 @@ function fleetPingsSection(p: FleetPingsResult): string[] {
   ];
 }
 
+const INGEST_TARGETS = { bare: 'bare Fastify route', 'db-route': 'db route (the same database work)', webhook: 'webhook' } as const;
+
 function ingestSection(g: IngestResult): string[] {
   return [
     '## 8. Ping ingestion',
     '',
     `One server (\`buildApp\` in this process, sync engine running, cron off; ${Object.entries(g.env).map(([k, v]) => `${k}=${v}`).join(', ')} so the load generator on loopback is not ` +
-      'rate limited) and, against the same database, a bare Fastify route and a Fastify route doing the database work of a verified ping (read the channel by id, ' +
-      'the message-number conditional update, the sync request as one findOneAndUpdate on the calendar). ' +
-      `Load: autocannon in this process, ${g.options.connections} connections, ${g.options.durationSec} s per run, one run after the other. ` +
-      '"Rising" gives each ping a higher message number (every ping asks for a sync); "repeated" sends an already seen number (no sync request). ' +
+      'rate limited) and, against the same database, a bare Fastify route and a Fastify route doing the database work of a verified ping through the ' +
+      "webhook's own classes (`PingVerifier`: read the channel by id, then one message-number write; `SyncStateRepository.request`: read the calendar by id, " +
+      'and write the request onto it unless a request at least as urgent is already pending while no pass holds the calendar). ' +
+      `Load: autocannon in this process, ${g.options.connections} connections, runs of ${g.options.durationSec} s one after the other, ` +
+      `${g.options.runs ?? 1} per target and mode, the route and the webhook alternating (route, webhook, webhook, route, …): SecantusDB slows as writes pile up and stalls now and then, ` +
+      'so long runs one after the other would mostly measure when each ran. req/s is requests ÷ seconds over all runs of a row; p50 is the median run\'s, p99 the worst run\'s; every run is in the JSON. ' +
+      '"Rising" gives each ping a higher message number; "repeated" sends an already seen number (counted once, still a change ping that asks for a sync). ' +
       'Syncs during run: sync passes of the pinged calendar recorded in `sync_runs` that finished during the run.',
     '',
-    table(
-      ['target', 'message numbers', 'req/s', 'requests', 'p50 latency', 'p99 latency', 'syncs during run', 'events.list calls'],
-      g.rows.map((r) => [r.name, r.messageNumbers, fmtInt(r.reqPerSec), fmtInt(r.requests), `${r.latencyP50Ms} ms`, `${r.latencyP99Ms} ms`, r.syncsDuringRun ?? 'n/a', r.eventsListCalls]),
-    ),
+    g.summary
+      ? table(
+          ['target', 'message numbers', 'runs', 'req/s', 'slowest / fastest run', 'requests', 'p50 latency', 'p99 latency', 'syncs during runs', 'events.list calls'],
+          g.summary.map((r) => [INGEST_TARGETS[r.target], r.messageNumbers, r.runs, fmtInt(r.reqPerSec), `${fmtInt(r.runRange[0])} / ${fmtInt(r.runRange[1])}`, fmtInt(r.requests), `${r.latencyP50Ms} ms`, `${r.latencyP99Ms} ms`, r.syncsDuringRun ?? 'n/a', r.eventsListCalls]),
+        )
+      : table(
+          ['target', 'message numbers', 'req/s', 'requests', 'p50 latency', 'p99 latency', 'syncs during run', 'events.list calls'],
+          g.rows.map((r) => [r.name, r.messageNumbers, fmtInt(r.reqPerSec), fmtInt(r.requests), `${r.latencyP50Ms} ms`, `${r.latencyP99Ms} ms`, r.syncsDuringRun ?? 'n/a', r.eventsListCalls]),
+        ),
     '',
-    `- Webhook ÷ db route: **${g.ratio.rising.toFixed(2)}** with rising numbers, **${g.ratio.repeated.toFixed(2)}** with a repeated number.`,
+    `- Webhook ÷ db route (requests over all runs of each): **${g.ratio.rising.toFixed(2)}** with rising numbers, **${g.ratio.repeated.toFixed(2)}** with a repeated number.`,
     '',
   ];
 }
