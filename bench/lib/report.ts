@@ -369,12 +369,13 @@ function fleetSection(f: FleetResult): string[] {
       `Replicas are child processes running \`src/server.ts\` (\`node --import tsx\`) with the real cron (${Object.entries(f.env).map(([k, v]) => `${k}="${v}"`).join(', ')}), ` +
       'so every replica runs the safety net at the same second, as the production cron does; the renewal job is pushed out of the run. ' +
       'Marked counts the sync requests recorded by every tick of every replica from the backdating until the cycle ends (one tick marks the lot). ' +
-      'Tick time is the cron\'s own "cron job finished" duration, the slowest tick of each replica during the cycle; "all synced" runs from the start of the tick that marked until no calendar has a request left and every stale one ' +
+      'Tick times are the cron\'s own "cron job finished" durations, per replica: the tick that marked (— for a replica whose ticks marked nothing), the median and the slowest tick during the cycle ' +
+      '(they compete with the cycle\'s syncs, SYNC_CONCURRENCY per replica, for the one database), and an idle tick: the first to start once the cycle is over and the fleet quiet, the tick\'s own cost. "All synced" runs from the start of the tick that marked until no calendar has a request left and every stale one ' +
       'has a newer `lastSyncedAt` (it includes the safety net\'s own jitter, up to 60 s with the default RESYNC_STALE_MINUTES). RSS is `/proc/<pid>/status` of each replica: ' +
       'VmRSS once idle before the tick and after the cycle, VmHWM (peak) after.',
     '',
     table(
-      ['calendars', 'stale', 'replicas', 'marked (per replica)', 'events.list calls', 'calls / stale calendar', 'tick time per replica', 'all synced after', 'synced twice', 'RSS before (MiB)', 'RSS after (MiB)', 'peak RSS (MiB)'],
+      ['calendars', 'stale', 'replicas', 'marked (per replica)', 'events.list calls', 'calls / stale calendar', 'marking tick', 'median tick during the cycle', 'slowest tick during the cycle', 'idle tick', 'all synced after', 'synced twice', 'RSS before (MiB)', 'RSS after (MiB)', 'peak RSS (MiB)'],
       f.runs.map((r) => [
         fmtInt(r.calendars),
         fmtInt(r.stale),
@@ -382,7 +383,10 @@ function fleetSection(f: FleetResult): string[] {
         `${fmtInt(r.marked)} (${r.markedPerReplica.join(' + ')})`,
         fmtInt(r.eventsListCalls),
         r.callsPerStaleCalendar.toFixed(2),
+        r.markingTickMs ? list(r.markingTickMs.map((x) => x ?? NaN), (x) => (Number.isNaN(x) ? '—' : fmtMs(x))) : 'n/a',
+        r.tickMedianMs ? list(r.tickMedianMs, fmtMs) : 'n/a',
         list(r.tickMs, fmtMs),
+        r.idleTickMs ? list(r.idleTickMs, fmtMs) : 'n/a',
         `${fmtMs(r.allSyncedMs)}${r.allSynced ? '' : ' (not all)'}`,
         r.syncedTwice,
         list(r.rssBeforeMiB, mibText),

@@ -25,8 +25,14 @@ export interface FleetRun {
   /** Calendars the measured tick marked, summed over replicas, and per replica. */
   marked: number;
   markedPerReplica: number[];
-  /** runSafetyNet wall time per replica (the cron's own "cron job finished" ms). */
+  /** runSafetyNet wall time per replica (the cron's own "cron job finished" ms): the slowest tick during the cycle. */
   tickMs: number[];
+  /** Per replica: the median tick during the cycle (ticks compete with the cycle's syncs for the database). */
+  tickMedianMs: number[];
+  /** Per replica: its slowest tick that marked calendars (null: it marked none). */
+  markingTickMs: Array<number | null>;
+  /** Per replica: the first tick that starts once the cycle is over and the fleet is quiet (nothing to mark). */
+  idleTickMs: number[];
   eventsListCalls: number;
   callsPerStaleCalendar: number;
   /** From the tick until no calendar has a request left and every stale one has synced. */
@@ -123,10 +129,23 @@ async function oneRun(dbBaseUri: string, calendars: number, stale: number, repli
     if (markingStarts.length === 0) throw new Error('no tick marked the stale calendars');
     const tickAt = Math.min(...markingStarts);
     const tickMs = windows.map((w) => Math.max(0, ...w.map((l) => l.ms ?? 0)));
+    const tickMedianMs = windows.map((w) => median(w.map((l) => l.ms ?? 0)));
+    const markingTickMs = windows.map((w) => {
+      const marking = w.filter((l) => markedBy(l) > 0).map((l) => l.ms ?? 0);
+      return marking.length ? Math.max(...marking) : null;
+    });
     const allSyncedMs = doneAt - tickAt;
-    log(`fleet ${calendars}×${replicaCount}: ticks marked ${markedPerReplica.join(' + ')}; slowest tick per replica ${tickMs.join(' / ')} ms; ${windows.map((w) => w.length).join('/')} ticks`);
+    log(`fleet ${calendars}×${replicaCount}: ticks marked ${markedPerReplica.join(' + ')}; slowest tick per replica ${tickMs.join(' / ')} ms, median ${tickMedianMs.join(' / ')} ms; ${windows.map((w) => w.length).join('/')} ticks`);
     // Let in-flight work settle, then count: a second sync of a calendar would show up here.
     await sleepMs(2_000);
+    // The tick's own cost, without the cycle's syncs competing for the database: the first tick of
+    // each replica that starts once the fleet is quiet.
+    const quietAt = Date.now();
+    const idleTicks = fleet.replicas.map((r) => r.logs.length);
+    const idleTick = (r: ChildReplica, i: number) => resyncRecords(r, idleTicks[i]!).find((l) => startOf(l) >= quietAt);
+    await waitFor(async () => fleet.replicas.every((r, i) => idleTick(r, i) !== undefined), 120_000, 250);
+    const idleTickMs = fleet.replicas.map((r, i) => idleTick(r, i)?.ms ?? NaN);
+    log(`fleet ${calendars}×${replicaCount}: idle tick per replica ${idleTickMs.join(' / ')} ms`);
     const eventsListCalls = (emu.stats()['events.list'] ?? 0) - callsBefore;
     const syncedTwice = await Calendar.countDocuments({ _id: { $in: staleIds }, 'counters.full': { $gt: 1 } });
     const after = await Promise.all(fleet.replicas.map((r) => r.memory()));
@@ -138,6 +157,9 @@ async function oneRun(dbBaseUri: string, calendars: number, stale: number, repli
       marked,
       markedPerReplica,
       tickMs,
+      tickMedianMs,
+      markingTickMs,
+      idleTickMs,
       eventsListCalls,
       callsPerStaleCalendar: round(eventsListCalls / stale, 2),
       allSyncedMs,
@@ -171,4 +193,10 @@ export async function runFleet(dbBaseUri: string, o: FleetOptions, log: (m: stri
   }
   if (runs.length === 0) throw new Error(`every fleet run failed: ${failures.join('; ')}`);
   return { options: o, env: FLEET_ENV(o.tickEverySec), runs, failures };
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
