@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CalendarModel } from '../models/calendar.js';
+import { DELIVERY_MODES, type CalendarModel } from '../models/calendar.js';
 import { IDLE_PRIORITY, PRIORITY } from '../sync/priority.js';
 import type { SyncStateRepository } from '../sync/sync-state.js';
 
@@ -29,6 +29,9 @@ export interface SafetyNetReport {
 /** A bound on one tick's work; what is left is marked on the next tick. */
 const MAX_BATCHES = 200;
 
+/** Calendars the safety net may mark: failed ones are retried; those needing attention or retired never. */
+const RETRYABLE = ['idle', 'failed'] as const;
+
 /**
  * The safety net behind pings. Google says push delivery is not 100% reliable, so calendars that
  * have not synced for a while (and polled calendars, and ones never synced) get a sync request.
@@ -47,27 +50,32 @@ export async function runSafetyNet(deps: SafetyNetDeps): Promise<SafetyNetReport
   const pollBefore = new Date(now.getTime() - deps.pollMinutes * 60_000);
 
   const stuck = await deps.state.sweep(now);
-  const unrequested = { priority: IDLE_PRIORITY, syncHeldBy: null };
-  const retryable = ['idle', 'failed'] as const;
-  const kinds: Record<keyof SafetyNetReport['marked'], Record<string, unknown>> = {
-    stale: { state: { $in: retryable }, lastSyncedAt: { $lt: staleBefore }, ...unrequested },
-    never_synced: { state: { $in: retryable }, lastSyncedAt: null, ...unrequested },
-    polling: { state: { $in: retryable }, lastSyncedAt: { $lt: pollBefore }, mode: 'polling', ...unrequested },
-  };
   const report: SafetyNetReport = { stuckReleased: stuck.length, marked: { stale: 0, never_synced: 0, polling: 0 } };
-  for (const kind of ['polling', 'never_synced', 'stale'] as const) {
-    const filter = kinds[kind];
+  // Each read names exactly the fields of the {mode, priority, state, lastSyncedAt} index, equality on
+  // the first three and a condition on the last: it reads only calendars without a request, in a
+  // range that shrinks as they are marked, and no planner falls back to scanning the fleet (SecantusDB
+  // scans the whole collection when a filter names any field outside its index, or uses $in). The
+  // write re-checks everything, including that no pass holds the calendar.
+  const reads: Array<[keyof SafetyNetReport['marked'], Record<string, unknown>]> = [];
+  for (const state of RETRYABLE) reads.push(['polling', { mode: 'polling', priority: IDLE_PRIORITY, state, lastSyncedAt: { $lt: pollBefore } }]);
+  for (const mode of DELIVERY_MODES) for (const state of RETRYABLE) reads.push(['never_synced', { mode, priority: IDLE_PRIORITY, state, lastSyncedAt: null }]);
+  for (const mode of DELIVERY_MODES) for (const state of RETRYABLE) reads.push(['stale', { mode, priority: IDLE_PRIORITY, state, lastSyncedAt: { $lt: staleBefore } }]);
+  for (const [kind, read] of reads) {
+    const filter = { ...read, syncHeldBy: null };
     for (let batch = 0; batch < MAX_BATCHES; batch++) {
-      const ids = (await deps.Calendar.find(filter, { _id: 1 }).limit(batchSize).lean()).map((c) => c._id);
+      const ids = (await deps.Calendar.find(read, { _id: 1 }).limit(batchSize).lean()).map((c) => c._id);
       if (ids.length === 0) break;
       // A few due times per batch rather than one each: jitter without a write per calendar.
       const chunks = Math.min(10, ids.length);
+      let marked = 0;
       for (let i = 0; i < chunks; i++) {
         const part = ids.filter((_, j) => j % chunks === i);
         const at = new Date(now.getTime() + Math.floor(random() * jitterMs));
-        report.marked[kind] += await deps.state.requestMany(part, { priority: PRIORITY.safetyNet, at, filter });
+        marked += await deps.state.requestMany(part, { priority: PRIORITY.safetyNet, at, filter });
       }
-      if (ids.length < batchSize) break;
+      report.marked[kind] += marked;
+      // A full batch none of which could be marked (held by a pass right now) would be read again as is.
+      if (ids.length < batchSize || marked === 0) break;
     }
   }
   deps.log?.info({ ...report }, 'safety net marked calendars due');
