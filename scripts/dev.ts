@@ -2,6 +2,7 @@
 // database, the Google Calendar API emulator, the calsync server, and a demo calendar whose changes
 // flow emulator → ping → webhook → incremental sync → mirror. Prints the URLs; Ctrl-C stops it all.
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { startLocalDb } from './lib/local-db.js';
 import { startEmulator, type Emulator } from '../src/emulator/index.js';
@@ -31,6 +32,15 @@ const db = await startLocalDb({ log: (m) => say(`database: ${m}`) });
 const emulator = await startEmulatorOnFreePort();
 
 const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('base64url');
+// The admin token is a secret: it is never printed. A generated one goes to a file only this user
+// can read, and the hints below read it from there (or from $ADMIN_TOKEN when the user chose it).
+const TOKEN_FILE = '.dev/admin-token';
+if (!process.env.ADMIN_TOKEN) {
+  mkdirSync('.dev', { recursive: true, mode: 0o700 });
+  writeFileSync(TOKEN_FILE, `${adminToken}\n`, { mode: 0o600 });
+  chmodSync(TOKEN_FILE, 0o600);
+}
+const tokenRef = process.env.ADMIN_TOKEN ? '$ADMIN_TOKEN' : `$(cat ${TOKEN_FILE})`;
 const config = loadConfig({
   LOG_LEVEL: 'warn',
   CHANNEL_RENEW_LEAD_SECONDS: '3600',
@@ -95,11 +105,11 @@ subscriber.setSecret(String(subscription.secret));
 say(`database:   ${db.uri} (${db.kind})`);
 say(`emulator:   ${emulator.url}  (control API: ${emulator.url}/emulator/stats)`);
 say(`server:     ${base}  (/healthz /readyz /metrics)`);
-say(`dashboard:  ${base}/dashboard  (user: anything, password: the admin token)`);
-say(`admin:      curl -H 'Authorization: Bearer ${adminToken}' ${base}/admin/calendars/${calendarId}`);
-say(`mirror:     curl -H 'Authorization: Bearer ${adminToken}' '${base}/admin/calendars/${calendarId}/events?limit=20'`);
+say(`dashboard:  ${base}/dashboard  (user: anything, password: the admin token, ${process.env.ADMIN_TOKEN ? 'your ADMIN_TOKEN' : `in ${TOKEN_FILE}`})`);
+say(`admin:      curl -H "Authorization: Bearer ${tokenRef}" ${base}/admin/calendars/${calendarId}`);
+say(`mirror:     curl -H "Authorization: Bearer ${tokenRef}" '${base}/admin/calendars/${calendarId}/events?limit=20'`);
 say(`connect:    ${String(connectLink.url)}  (open in a browser: consent → account connected; valid 24 h)`);
-say(`changes:    curl -H 'Authorization: Bearer ${adminToken}' '${base}/admin/changes?wait=30'  (a demo webhook subscriber at ${subscriber.url} prints each change)`);
+say(`changes:    curl -H "Authorization: Bearer ${tokenRef}" '${base}/admin/changes?wait=30'  (a demo webhook subscriber at ${subscriber.url} prints each change)`);
 say(`every ${CHANGE_EVERY_MS / 1000}s the demo changes an event in the emulator; watch it reach the mirror. Ctrl-C stops.`);
 
 /** Waits until the mirror holds the event at this etag (or without it, for a deletion). */
