@@ -85,8 +85,8 @@ const calendarSchema = new Schema(
 );
 
 calendarSchema.index({ accountId: 1, googleCalendarId: 1 }, { unique: true });
-calendarSchema.index({ state: 1, lastSyncedAt: 1 });
-// The safety net (src/cron/safety-net.ts): calendars without a request, by mode and state, not synced since.
+// The safety net (src/cron/safety-net.ts): calendars without a request, by mode and state, not synced
+// since. (It replaces {state, lastSyncedAt}, which the safety net's reads could not stay on.)
 calendarSchema.index({ mode: 1, priority: 1, state: 1, lastSyncedAt: 1 });
 // The claim: due calendars by priority, then by how long they have waited.
 calendarSchema.index({ priority: 1, dueAt: 1 });
