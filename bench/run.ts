@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startLocalDb } from '../scripts/lib/local-db.js';
+import { startSecantusDb } from '../scripts/lib/secantusdb.js';
 import { renderMarkdown, type BenchResults, type ScenarioKey, type ScenarioProvenance } from './lib/report.js';
 import { runApiCalls } from './scenarios/api-calls.js';
 import { runBurst } from './scenarios/burst.js';
@@ -189,7 +190,16 @@ try {
     ['memory', async () => void (results.scenarios.memory = await runMemory(db.uri, sizes.memory, log))],
     ['burst', async () => void (results.scenarios.burst = await runBurst(db.uri, sizes.burst, log))],
     ['dashboard', async () => void (results.scenarios.dashboard = await runDashboard(db.uri, sizes.dashboard, log))],
-    ['fleet', async () => void (results.scenarios.fleet = await runFleet(db.uri, sizes.fleet, log))],
+    [
+      'fleet',
+      async () =>
+        void (results.scenarios.fleet = await runFleet(
+          db.uri,
+          sizes.fleet,
+          log,
+          db.kind === 'secantusdb' ? () => startSecantusDb((m) => log(`database: ${m}`), { ttlSweepSeconds: 0 }) : undefined,
+        )),
+    ],
     ['fleet-pings', async () => void (results.scenarios.fleetPings = await runFleetPings(db.uri, sizes.fleetPings, log))],
     ['ingest', async () => void (results.scenarios.ingest = await runIngest(db.uri, sizes.ingest, log))],
     ['change-feed', async () => void (results.scenarios.changeFeed = await runChangeFeed(db.uri, sizes.changeFeed, log))],

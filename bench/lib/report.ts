@@ -372,7 +372,8 @@ function fleetSection(f: FleetResult): string[] {
       'Tick times are the cron\'s own "cron job finished" durations, per replica: the tick that marked (— for a replica whose ticks marked nothing), the median and the slowest tick during the cycle ' +
       '(they compete with the cycle\'s syncs, SYNC_CONCURRENCY per replica, for the one database), and an idle tick: the first to start once the cycle is over and the fleet quiet, the tick\'s own cost. "All synced" runs from the start of the tick that marked until no calendar has a request left and every stale one ' +
       'has a newer `lastSyncedAt` (it includes the safety net\'s own jitter, up to 60 s with the default RESYNC_STALE_MINUTES). RSS is `/proc/<pid>/status` of each replica: ' +
-      'VmRSS once idle before the tick and after the cycle, VmHWM (peak) after.',
+      'VmRSS once idle before the tick and after the cycle, VmHWM (peak) after.' +
+      (f.serverPerRun ? ' Each run had a SecantusDB server of its own, started for it: SecantusDB slows as a long run of writes goes on, so a shared server would measure later runs on an aged database.' : ''),
     '',
     table(
       ['calendars', 'stale', 'replicas', 'marked (per replica)', 'events.list calls', 'calls / stale calendar', 'marking tick', 'median tick during the cycle', 'slowest tick during the cycle', 'idle tick', 'all synced after', 'synced twice', 'RSS before (MiB)', 'RSS after (MiB)', 'peak RSS (MiB)'],
