@@ -9,7 +9,8 @@ export interface FleetGaugeSources {
 
 /**
  * Refreshes the fleet-wide gauges from MongoDB at scrape time: one `$group` per collection, so a
- * scrape costs two aggregate queries whatever the fleet size (never a read of every document).
+ * scrape costs two aggregate queries whatever the fleet size; each reads its whole collection, so
+ * their time grows with the fleet (once per scrape, never per ping or per tick).
  * Every replica reports the same fleet values; dashboards and alerts take `max` over instances.
  */
 export async function refreshFleetGauges(metrics: Metrics, { Calendar, Channel }: FleetGaugeSources, now = new Date()): Promise<void> {
