@@ -11,6 +11,7 @@ import { loggerOptions } from '../src/logger.js';
 import { connectDatabase } from '../src/db/connect.js';
 import { buildApp } from '../src/app.js';
 import { startDemoSubscriber } from './lib/demo-subscriber.js';
+import { adminClient } from './lib/admin-client.js';
 
 const PORT = Number(process.env.PORT ?? 3000);
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 8085);
@@ -82,16 +83,7 @@ emulator.insertEvent(DEMO_CALENDAR, {
   recurrence: ['RRULE:FREQ=DAILY;COUNT=5'],
 });
 
-const admin = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
-  return json;
-};
+const admin = adminClient(base, adminToken);
 const account = await admin('POST', '/admin/accounts', { refreshToken: DEMO_REFRESH_TOKEN, label: 'demo' });
 const calendar = await admin('POST', '/admin/calendars', { accountId: account.id, googleCalendarId: DEMO_CALENDAR });
 const calendarId = String(calendar.id);

@@ -13,6 +13,7 @@ import { createCalendarClient } from '../../src/google/calendar-client.js';
 import { registerModels, type Models } from '../../src/models/index.js';
 import type { ServiceOverrides } from '../../src/services.js';
 import { realSleep, type Sleep } from '../../src/sync/backoff.js';
+import { adminClient as sharedAdminClient, type AdminCall } from '../../scripts/lib/admin-client.js';
 
 export const REFRESH_TOKEN = 'bench-refresh-token';
 export const ADMIN_TOKEN = `bench-admin-${randomBytes(16).toString('hex')}`;
@@ -159,17 +160,8 @@ export function seedEvents(emu: Emulator, calendarId: string, n: number, from = 
 
 
 /** Calls the admin API of a server (or a balancer) with the bench's admin token; a non-2xx answer throws. */
-export function adminClient(baseUrl: string): (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>> {
-  return async (method, path, body) => {
-    const res = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+export function adminClient(baseUrl: string): AdminCall {
+  return sharedAdminClient(baseUrl, ADMIN_TOKEN);
 }
 
 export interface ServerStack {
