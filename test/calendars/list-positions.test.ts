@@ -1,17 +1,12 @@
 import t, { type Test } from 'tap';
 import { Types } from 'mongoose';
 import { CalendarViews } from '../../src/calendars/calendar-views.js';
-import { connectDatabase } from '../../src/db/connect.js';
 import { calendarModel } from '../../src/models/calendar.js';
 import { numberUnlistedCalendars } from '../../src/models/list-position.js';
-import { testDbUri } from '../helpers/db.js';
+import { openSyncTestDb } from '../helpers/sync-db.js';
 
 async function setup(t: Test, name: string) {
-  const conn = await connectDatabase(testDbUri(name));
-  t.teardown(async () => {
-    await conn.dropDatabase();
-    await conn.close();
-  });
+  const { conn } = await openSyncTestDb(t, name);
   const Calendar = calendarModel(conn);
   await Calendar.init();
   const views = new CalendarViews(conn, { renewLeadSeconds: 3600 });

@@ -1,7 +1,6 @@
 import t, { type Test } from 'tap';
 import { Types } from 'mongoose';
 import { pino } from 'pino';
-import { connectDatabase } from '../../src/db/connect.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { countRunInBucket, readBuckets, syncBucketModel, BUCKET_MS } from '../../src/ops/sync-buckets.js';
 import { backfillSyncBuckets } from '../../src/ops/sync-history-backfill.js';
@@ -9,16 +8,12 @@ import { aggregateRunsByBucket, syncHistory, windowStart } from '../../src/ops/s
 import { createSyncObserver } from '../../src/ops/sync-observer.js';
 import { syncRunModel } from '../../src/ops/sync-run.js';
 import type { SyncOutcome } from '../../src/sync/outcome.js';
-import { testDbUri } from '../helpers/db.js';
+import { openSyncTestDb } from '../helpers/sync-db.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { syncOutcome } from '../helpers/sync-outcome.js';
 
 async function db(t: Test, name: string) {
-  const conn = await connectDatabase(testDbUri(name));
-  t.teardown(async () => {
-    await conn.dropDatabase();
-    await conn.close();
-  });
+  const { conn } = await openSyncTestDb(t, name);
   const SyncRun = syncRunModel(conn);
   const Bucket = syncBucketModel(conn);
   await Promise.all([SyncRun.init(), Bucket.init()]);
