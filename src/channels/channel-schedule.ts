@@ -48,20 +48,16 @@ export class ChannelSchedule {
     this.lease = new Lease(Calendar, CHANNEL_LEASE_FIELDS);
   }
 
-  /** Claims the calendar due longest (or the given one, if due). Shaped for the {channelCheckAt} index. */
+  /**
+   * Claims the calendar due longest (or the given one, if due: a read first, so one another renewer
+   * holds costs a read). Shaped for the {channelCheckAt} index.
+   */
   async claim(now: Date, calendarId?: string): Promise<ClaimedChannelWork | null> {
-    const filter: Record<string, unknown> = {};
-    if (calendarId !== undefined) {
-      if (!Types.ObjectId.isValid(calendarId)) return null;
-      filter._id = new Types.ObjectId(calendarId);
-    }
-    const claimed = await this.lease.claim<Raw>(filter, {
-      owner: this.opts.owner,
-      leaseMs: this.opts.leaseMs,
-      now,
-      sort: calendarId === undefined ? { channelCheckAt: 1 } : undefined,
-      projection: { channelCheckAt: 1, channelFailures: 1, mode: 1 },
-    });
+    const opts = { owner: this.opts.owner, leaseMs: this.opts.leaseMs, now, projection: { channelCheckAt: 1, channelFailures: 1, mode: 1 } } as const;
+    let claimed;
+    if (calendarId === undefined) claimed = await this.lease.claim<Raw>({}, { ...opts, sort: { channelCheckAt: 1 } });
+    else if (!Types.ObjectId.isValid(calendarId)) return null;
+    else claimed = await this.lease.claimById<Raw>(new Types.ObjectId(calendarId), opts);
     if (!claimed) return null;
     return {
       calendarId: claimed.doc._id.toHexString(),

@@ -27,6 +27,7 @@ const STOP_LEASE_MS = 60_000;
 const MAX_STOPS_PER_SWEEP = 5_000;
 
 type Claimed = { _id: string; accountId: { toHexString(): string }; resourceId?: string | null; stopNotBefore?: Date | null };
+const CLAIMED_PROJECTION = { accountId: 1, resourceId: 1, stopNotBefore: 1 } as const;
 
 /**
  * Stops superseded channels at Google. A channel is claimed first with the stop lease on its
@@ -80,7 +81,13 @@ export class ChannelStopper {
 
   /** 'busy' when the channel is not superseded any more or another stopper holds it. */
   async stop(channelId: string): Promise<'stopped' | 'failed' | 'busy'> {
-    const claimed = await this.claim({ _id: channelId, status: 'superseded' });
+    const claimed = await this.lease.claimById<Claimed>(channelId, {
+      owner: this.deps.owner,
+      leaseMs: STOP_LEASE_MS,
+      now: new Date(this.deps.now()),
+      filter: { status: 'superseded' },
+      projection: CLAIMED_PROJECTION,
+    });
     if (!claimed) return 'busy';
     return this.stopClaimed(claimed.doc, claimed.held);
   }
@@ -91,7 +98,7 @@ export class ChannelStopper {
       leaseMs: STOP_LEASE_MS,
       now: new Date(this.deps.now()),
       sort,
-      projection: { accountId: 1, resourceId: 1, stopNotBefore: 1 },
+      projection: CLAIMED_PROJECTION,
     });
   }
 

@@ -3,8 +3,9 @@ import type { Model } from 'mongoose';
 /**
  * One lease shape for every piece of claimed work: a calendar's sync, its channel work, a channel
  * stop, a subscription's deliveries. A document is claimable when its `until` time has passed; the
- * claim is one atomic findOneAndUpdate that sets the holder, pushes `until` out by the lease
- * length and bumps `epoch`. Because `until` is simply a time, the same field also serves pacing and
+ * claim is one atomic write that sets the holder, pushes `until` out by the lease length and bumps
+ * `epoch`: a findOneAndUpdate for "the most urgent claimable document", a compare-and-set on the
+ * epoch for a given one (`claimById`). Because `until` is simply a time, the same field also serves pacing and
  * retry back-off (release with a future `until`), and a crashed holder's work is claimable again
  * by anyone once its lease runs out: no sweep is needed to recover it.
  *
@@ -83,6 +84,52 @@ export class Lease {
     return { doc: before, held: { id: before._id, owner: opts.owner, epoch: previous + 1 } };
   }
 
+  /**
+   * Claims the document `id` if it matches `filter` and its lease is free or expired: one read by
+   * `_id`, then (only when the read shows it claimable) one atomic compare-and-set by `_id` on the
+   * epoch and holder it read, plus the `pin` fields. A claim in between bumps the epoch and a release
+   * in between clears or changes the holder, so the write lands only on the lease as it was read, and
+   * the pins extend that to the fields the caller relies on that others change without a claim (a
+   * request counter). The returned document is then exactly the one the claim took, as `claim`'s
+   * findOneAndUpdate returns it.
+   *
+   * Why not findOneAndUpdate here: when replicas race for the same due work, the losers mostly see
+   * it held and cost a point read instead of a write. And SecantusDB (the test database) runs
+   * findAndModify's write as a scan of the whole collection: a won claim cost ~86 ms at 10,000
+   * calendars and ~17 ms at 1,000, against ~6 ms for this read and write at either size.
+   */
+  async claimById<T extends object>(
+    id: unknown,
+    opts: Omit<ClaimOptions, 'sort'> & {
+      /** Further conditions the document must meet at the claim. */
+      filter?: Record<string, unknown>;
+      /** Fields whose values as read the write re-asserts (a missing field matches null). */
+      pin?: readonly string[];
+      /** The read's check beyond the lease: false when `fields` already show the document not claimable. */
+      ready?: { fields: readonly string[]; check: (doc: Record<string, unknown>) => boolean };
+    },
+  ): Promise<{ doc: T; held: Held } | null> {
+    const { until, owner, epoch } = this.fields;
+    const pins = opts.pin ?? [];
+    const fields = opts.projection ? [until, owner, epoch, ...pins, ...(opts.ready?.fields ?? []), ...Object.keys(opts.projection)] : [];
+    const seen = await this.model
+      .findOne({ _id: id }, fields.length ? Object.fromEntries(fields.map((f) => [f, 1])) : undefined)
+      .lean<T & Record<string, unknown>>();
+    if (!seen) return null;
+    const freeAt = seen[until];
+    if (freeAt instanceof Date && freeAt.getTime() > opts.now.getTime()) return null;
+    if (opts.ready && !opts.ready.check(seen)) return null;
+    const cas: Record<string, unknown> = { _id: id, [epoch]: seen[epoch] ?? null, [owner]: seen[owner] ?? null };
+    for (const f of pins) cas[f] = seen[f] ?? null;
+    const res = await this.model.updateOne(
+      // `_id` first: planners that take the first indexed clause then do a point lookup.
+      { ...cas, ...opts.filter, [until]: { $lte: opts.now } },
+      { $set: { ...opts.set, [owner]: opts.owner, [until]: new Date(opts.now.getTime() + opts.leaseMs) }, $inc: { ...opts.inc, [epoch]: 1 } },
+    );
+    if (res.matchedCount !== 1) return null;
+    return { doc: seen, held: { id: seen._id, owner: opts.owner, epoch: Number(seen[epoch] ?? 0) + 1 } };
+  }
+
   /** Extends the lease (heartbeat, and the fence before a write). False: it is no longer ours. */
   async renew(held: Held, leaseMs: number, now: Date): Promise<boolean> {
     const res = await this.model.updateOne(this.heldFilter(held), { $set: { [this.fields.until]: new Date(now.getTime() + leaseMs) } });
@@ -112,7 +159,7 @@ export async function withLease<T>(
   opts: Omit<ClaimOptions, 'sort'> & { filter?: Record<string, unknown> },
   work: (held: Held) => Promise<T>,
 ): Promise<T | null> {
-  const claimed = await lease.claim({ ...opts.filter, _id: id }, opts);
+  const claimed = await lease.claimById(id, opts);
   if (!claimed) return null;
   try {
     return await work(claimed.held);

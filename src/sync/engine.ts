@@ -45,7 +45,7 @@ export interface SyncEngineOptions {
 /**
  * Schedules syncs, and nothing else. A request is written to the calendar's state in MongoDB
  * before `requestSync` resolves; every started engine (one per replica) claims due calendars by
- * priority with one atomic findOneAndUpdate that is also the lease, and runs at most
+ * priority with one atomic compare-and-set that is also the lease, and runs at most
  * SYNC_CONCURRENCY of them. A request recorded here wakes this process at once; requests recorded
  * by other replicas are found by polling. Pacing, retry back-off and crash recovery are all times
  * stored with the calendar (src/sync/sync-state.ts), so no process sleeps on a slot and a killed

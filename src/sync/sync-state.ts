@@ -9,8 +9,9 @@ import { IDLE_PRIORITY, NEVER, PRIORITY, type Priority } from './priority.js';
  *   request    a ping, the admin API or the cron asks for a sync: one atomic write that lowers
  *              `dueAt` to now and `priority` to the request's, and counts the request. Durable
  *              before the caller acknowledges anything.
- *   claim      any replica takes the most urgent due calendar whose lease is free (one atomic
- *              findOneAndUpdate, which is also the lease; `syncNotBefore` is its expiry).
+ *   claim      any replica takes a due calendar whose lease is free: one atomic compare-and-set on
+ *              the lease epoch, which is also the lease (`syncNotBefore` is its expiry); which calendar
+ *              comes from a plain read of the most urgent due ones (`candidates`).
  *   heartbeat  the holder extends its lease (and fences each write on it).
  *   succeed    the pass is done: the requests it covered are consumed unless new ones arrived
  *              meanwhile (then the calendar stays due, at most one more pass); the next pass may
@@ -207,19 +208,23 @@ export class SyncStateRepository {
     return docs.map((d) => d._id.toHexString());
   }
 
-  /** Claims the most urgent due calendar (or the given one), taking its sync lease. */
-  async claim(opts: { owner: string; leaseMs: number; now: Date; calendarId?: string }): Promise<ClaimedSync | null> {
-    // Shaped for the {priority, dueAt} index: a range on its first field, sorted in its order.
-    const filter: Record<string, unknown> = { priority: { $lt: IDLE_PRIORITY }, dueAt: { $lte: opts.now } };
-    if (opts.calendarId !== undefined) {
-      if (!Types.ObjectId.isValid(opts.calendarId)) return null;
-      filter._id = new Types.ObjectId(opts.calendarId);
-    }
-    const claimed = await this.lease.claim<Raw>(filter, {
+  /**
+   * Claims the calendar if it is due and its lease is free, taking its sync lease: a read by `_id`,
+   * then one atomic compare-and-set (src/leases/lease.ts `claimById`), so a calendar another replica
+   * holds costs this one a read. The request counters and the token version are pinned: the claimed
+   * state is exactly what the write landed on (a request arriving in between fails this claim, and
+   * the next look claims the calendar with the new counts).
+   */
+  async claim(opts: { owner: string; leaseMs: number; now: Date; calendarId: string }): Promise<ClaimedSync | null> {
+    if (!Types.ObjectId.isValid(opts.calendarId)) return null;
+    const now = opts.now.getTime();
+    const claimed = await this.lease.claimById<Raw>(new Types.ObjectId(opts.calendarId), {
       owner: opts.owner,
       leaseMs: opts.leaseMs,
       now: opts.now,
-      sort: { priority: 1, dueAt: 1 },
+      filter: { priority: { $lt: IDLE_PRIORITY }, dueAt: { $lte: opts.now } },
+      pin: ['requests', 'fullRequests', 'syncTokenVersion'],
+      ready: { fields: ['priority', 'dueAt'], check: (d) => Number(d.priority ?? IDLE_PRIORITY) < IDLE_PRIORITY && d.dueAt instanceof Date && d.dueAt.getTime() <= now },
       set: { state: 'syncing', syncStartedAt: opts.now },
       projection: CLAIM_PROJECTION,
     });
