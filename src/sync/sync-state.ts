@@ -125,6 +125,19 @@ export function initialSyncRequest(now: Date): Record<string, unknown> {
   return { dueAt: now, priority: PRIORITY.recovery, pendingFullSync: true, requests: 1, fullRequests: 1 };
 }
 
+/**
+ * Whether a request can be left unwritten because the calendar already holds one at least as urgent
+ * and due no later, while no pass holds the calendar: that pending request is claimed after this
+ * read, so its pass lists events after this request was made and covers whatever prompted it.
+ * While a pass holds the calendar the request must be written (its counter tells the holder that
+ * something arrived during the pass). One read by `_id` instead of a write on the calendar, which is
+ * the costliest write of a ping (a large document with many indexes): during a ping storm on a busy
+ * calendar most pings find their sync already pending.
+ */
+function covered(doc: { dueAt?: Date | null; priority?: number | null; syncHeldBy?: string | null }, priority: Priority, at: Date): boolean {
+  return !doc.syncHeldBy && doc.dueAt instanceof Date && doc.dueAt <= at && (doc.priority ?? IDLE_PRIORITY) <= priority;
+}
+
 export class SyncStateRepository {
   readonly lease: Lease;
 
@@ -139,42 +152,27 @@ export class SyncStateRepository {
    */
   async request(calendarId: string, opts: RequestOptions, now: Date): Promise<{ notBefore: Date; held: boolean } | null> {
     if (!Types.ObjectId.isValid(calendarId)) return null;
-    if (!opts.full && !opts.force) {
-      const pending = await this.pendingCovering(calendarId, opts.priority, opts.at ?? now);
-      if (pending !== 'write') return pending;
-    }
+    const at = opts.at ?? now;
+    const doc = await this.Calendar.findById(calendarId, { state: 1, dueAt: 1, priority: 1, syncHeldBy: 1, syncNotBefore: 1 }).lean();
     // A retired calendar (left its calendar list) never syncs, not even on an operator's request.
+    if (!doc || doc.state === 'retired' || (doc.state === 'needs_attention' && !opts.force)) return null;
+    const held = Boolean(doc.syncHeldBy);
+    const notBefore = doc.syncNotBefore ?? new Date(0);
+    if (!opts.full && !opts.force && covered(doc, opts.priority, at)) return { notBefore, held: false };
+    // The write checks the state again; the lease fields read above only time this process's wake-up.
     const filter: Record<string, unknown> = { _id: calendarId, state: opts.force ? { $ne: 'retired' } : { $nin: ['needs_attention', 'retired'] } };
     const update: Record<string, unknown> = {
-      $min: { dueAt: opts.at ?? now, priority: opts.priority },
+      $min: { dueAt: at, priority: opts.priority },
       $inc: opts.full ? { requests: 1, fullRequests: 1 } : { requests: 1 },
     };
     if (opts.full) update.$set = { pendingFullSync: true };
-    const doc = await this.Calendar.findOneAndUpdate(filter, update, { projection: { syncNotBefore: 1, syncHeldBy: 1 }, returnDocument: 'after' }).lean();
-    if (!doc) return null;
-    const notBefore = doc.syncNotBefore ?? new Date(0);
-    if (opts.force && !doc.syncHeldBy && notBefore > now) {
+    const res = await this.Calendar.updateOne(filter, update);
+    if (res.matchedCount !== 1) return null;
+    if (opts.force && !held && notBefore > now) {
       await this.Calendar.updateOne({ _id: calendarId, syncHeldBy: null, syncNotBefore: { $gt: now } }, { $set: { syncNotBefore: now } });
       return { notBefore: now, held: false };
     }
-    return { notBefore, held: Boolean(doc.syncHeldBy) };
-  }
-
-  /**
-   * Whether a request can be left unwritten because the calendar already holds one at least as
-   * urgent and due no later, while no pass holds the calendar: that pending request is claimed after
-   * this read, so its pass lists events after this request was made and covers whatever prompted it.
-   * While a pass holds the calendar the request must be written (its counter tells the holder that
-   * something arrived during the pass). One read by `_id` instead of a write on the calendar, which
-   * is the costliest write of a ping (a large document with many indexes): during a ping storm on a
-   * busy calendar most pings find their sync already pending. Returns 'write' when the request must
-   * be written, null when the calendar takes no request (unknown, needs attention, retired).
-   */
-  private async pendingCovering(calendarId: string, priority: Priority, at: Date): Promise<{ notBefore: Date; held: false } | null | 'write'> {
-    const doc = await this.Calendar.findById(calendarId, { state: 1, dueAt: 1, priority: 1, syncHeldBy: 1, syncNotBefore: 1 }).lean();
-    if (!doc || doc.state === 'needs_attention' || doc.state === 'retired') return null;
-    if (doc.syncHeldBy || !doc.dueAt || doc.dueAt > at || (doc.priority ?? IDLE_PRIORITY) > priority) return 'write';
-    return { notBefore: doc.syncNotBefore ?? new Date(0), held: false };
+    return { notBefore, held };
   }
 
   /**
