@@ -10,12 +10,17 @@ import { unlimitedQuota, type QuotaGate } from '../quota/quota-gate.js';
 import { realSleep, type Sleep } from './backoff.js';
 import { runClaimedSync, type ClaimedSyncDeps, type ClaimedSyncResult } from './claimed-sync.js';
 import type { SyncOutcome, SyncRunResult } from './outcome.js';
+import { spreadWithinPriority } from './claim-order.js';
+import { QuotaDeferrals } from './quota-deferrals.js';
 import { PRIORITY } from './priority.js';
 import { SyncError, type PageStoredInfo } from './run-pass.js';
 import { SyncStateRepository, type ClaimedSync } from './sync-state.js';
 import type { RequestOutcome, SyncRequest, SyncRequester } from './types.js';
 
 export type { CalendarRef } from './claimed-sync.js';
+
+/** Due calendars one look reads at least: the window replicas spread their claims over. */
+const CANDIDATE_WINDOW = 16;
 
 export interface SyncEngineOptions {
   models: Models;
@@ -61,6 +66,7 @@ export class SyncEngine implements SyncRequester {
   private readonly leaseMs: number;
   private readonly deps: ClaimedSyncDeps;
   private readonly loop: ClaimLoop;
+  private readonly deferrals = new QuotaDeferrals();
 
   constructor(opts: SyncEngineOptions) {
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'sync' });
@@ -178,11 +184,22 @@ export class SyncEngine implements SyncRequester {
     return Math.max(0, (doc.syncNotBefore?.getTime() ?? 0) - now);
   }
 
-  /** Due calendars, claimed one by one by id (a few more candidates than free slots: other replicas may take some first). */
+  /**
+   * Due calendars, claimed one by one by id: more candidates than free slots (other replicas take
+   * some first), tried from a random point within each priority class (src/sync/claim-order.ts).
+   */
   private async *claimDue(free: number): AsyncGenerator<ClaimedWork> {
-    for (const calendarId of await this.state.candidates(this.now(), free * 2)) {
+    const due = await this.state.candidates(this.now(), Math.max(free * 2, CANDIDATE_WINDOW));
+    for (const c of spreadWithinPriority(due, this.random)) {
       if (this.loop.signal.aborted) return;
-      const claimed = await this.state.claim({ owner: this.owner, leaseMs: this.leaseMs, now: this.now(), calendarId });
+      const now = this.now();
+      const spentUntil = this.deferrals.blockedUntil(c.accountId, c.priority, now);
+      if (spentUntil) {
+        // Out of the window until the budget is back, so calendars of other accounts are reached.
+        await this.state.postpone(c.id, spentUntil, now);
+        continue;
+      }
+      const claimed = await this.state.claim({ owner: this.owner, leaseMs: this.leaseMs, now, calendarId: c.id });
       if (claimed) yield () => this.run(claimed);
     }
   }
@@ -190,8 +207,10 @@ export class SyncEngine implements SyncRequester {
   private async run(claimed: ClaimedSync): Promise<void> {
     try {
       const result: ClaimedSyncResult = await runClaimedSync(this.deps, claimed, this.loop.signal);
-      if (result.kind === 'deferred') this.loop.wakeAt(result.until);
-      else if (result.dueAgainAt) this.loop.wakeAt(result.dueAgainAt);
+      if (result.kind === 'deferred') {
+        this.deferrals.note(claimed.accountId, claimed.priority, result.until);
+        this.loop.wakeAt(result.until);
+      } else if (result.dueAgainAt) this.loop.wakeAt(result.dueAgainAt);
     } catch (err) {
       // Database trouble: the lease runs out and the calendar is claimed again, requests intact.
       this.log.error({ calendarId: claimed.calendarId, err: { message: (err as Error).message } }, 'sync crashed');

@@ -1,6 +1,7 @@
 import { Types } from 'mongoose';
 import type { CalendarModel } from '../models/calendar.js';
 import { Lease, type Held } from '../leases/lease.js';
+import type { Candidate } from './claim-order.js';
 import { IDLE_PRIORITY, NEVER, PRIORITY, type Priority } from './priority.js';
 
 /**
@@ -195,15 +196,15 @@ export class SyncStateRepository {
    * (SecantusDB does), claiming straight from the due range would cost time in proportion to the
    * backlog on every claim, where this costs it once per batch.
    */
-  async candidates(now: Date, limit: number): Promise<string[]> {
+  async candidates(now: Date, limit: number): Promise<Candidate[]> {
     const docs = await this.Calendar.find(
       { priority: { $lt: IDLE_PRIORITY }, dueAt: { $lte: now }, syncNotBefore: { $lte: now } },
-      { _id: 1 },
+      { _id: 1, priority: 1, accountId: 1 },
     )
       .sort({ priority: 1, dueAt: 1 })
       .limit(limit)
       .lean();
-    return docs.map((d) => d._id.toHexString());
+    return docs.map((d) => ({ id: d._id.toHexString(), priority: d.priority ?? IDLE_PRIORITY, accountId: String(d.accountId) }));
   }
 
   /**
@@ -339,6 +340,16 @@ export class SyncStateRepository {
     await this.Calendar.updateMany({ ...filter, state: 'needs_attention' }, { $set: { state: 'idle' } });
     await this.Calendar.updateMany({ ...filter, syncHeldBy: null, syncNotBefore: { $gt: now } }, { $set: { syncNotBefore: now } });
     return (await this.Calendar.find(filter, { _id: 1 }).lean()).map((c) => c._id.toHexString());
+  }
+
+  /**
+   * Moves a free calendar's next claim to `until` (its requests untouched): what a claim deferred by
+   * the quota governor would have left, without the claim. False when it is held or already later.
+   */
+  async postpone(calendarId: string, until: Date, now: Date): Promise<boolean> {
+    if (!Types.ObjectId.isValid(calendarId)) return false;
+    const res = await this.Calendar.updateOne({ _id: calendarId, syncHeldBy: null, syncNotBefore: { $lte: now } }, { $set: { syncNotBefore: until } });
+    return res.modifiedCount === 1;
   }
 
   /** Only what a pass that lost its lease cost (the calendar's state belongs to the new holder). */
