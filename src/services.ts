@@ -255,6 +255,7 @@ export function createServices(config: Config, conn: Connection, log: Logger, ov
           { name: 'discovery', schedule: config.cron.discoverySchedule, run: () => discovery.requestAll() },
         ],
         log.child({ component: 'cron' }),
+        { startJitterMs: config.cron.jitterSeconds * 1000 },
       );
     },
     async close() {

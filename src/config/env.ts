@@ -148,6 +148,7 @@ const schema = z
     CRON_RENEW_SCHEDULE: cronExpr('*/10 * * * *'),
     CRON_RESYNC_SCHEDULE: cronExpr('*/15 * * * *'),
     CRON_DISCOVERY_SCHEDULE: cronExpr('23 * * * *'),
+    CRON_JITTER_SECONDS: int(10, 0, 600),
     RESYNC_STALE_MINUTES: int(30, 1, 10_080),
     WEBHOOK_RATE_LIMIT_PER_SOURCE: int(600, 1, 1_000_000),
     WEBHOOK_RATE_LIMIT_GLOBAL: int(6000, 1, 10_000_000),
@@ -187,7 +188,7 @@ export interface Config {
   /** Connecting accounts through Google's consent screen (GET /connect/google). */
   connect: { authUrl: string; redirectUrl: string; scopes: string[]; linkSecret: string };
   cronEnabled: boolean;
-  cron: { renewSchedule: string; resyncSchedule: string; resyncStaleMinutes: number; pollMinutes: number; discoverySchedule: string };
+  cron: { renewSchedule: string; resyncSchedule: string; resyncStaleMinutes: number; pollMinutes: number; discoverySchedule: string; jitterSeconds: number };
   /** Google calls per minute the fleet allows itself (below Google's 600 per user, 10,000 per project). */
   quota: { perUserPerMinute: number; perProjectPerMinute: number };
   sync: {
@@ -320,6 +321,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       resyncSchedule: e.CRON_RESYNC_SCHEDULE,
       // The safety net behind calendarList pings: every discovering account gets a pass.
       discoverySchedule: e.CRON_DISCOVERY_SCHEDULE,
+      // Every replica's schedule fires at the same second; each run waits a random part of this first.
+      jitterSeconds: e.CRON_JITTER_SECONDS,
       resyncStaleMinutes: e.RESYNC_STALE_MINUTES,
       pollMinutes: e.POLL_INTERVAL_MINUTES,
     },

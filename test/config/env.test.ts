@@ -167,3 +167,12 @@ t.test('CRON_DISCOVERY_SCHEDULE: hourly by default, a bad expression is refused 
   const err = t.throws(() => loadConfig(testEnv({ CRON_DISCOVERY_SCHEDULE: 'hourly-ish' }))) as ConfigError;
   t.ok(err.problems.some((p) => p.startsWith('CRON_DISCOVERY_SCHEDULE')), 'named in the error');
 });
+
+t.test('CRON_JITTER_SECONDS: 10 by default, 0 turns it off, out of range is refused at boot', async (t) => {
+  t.equal(loadConfig(testEnv()).cron.jitterSeconds, 10);
+  t.equal(loadConfig(testEnv({ CRON_JITTER_SECONDS: '0' })).cron.jitterSeconds, 0);
+  for (const bad of ['-1', '601', 'soon']) {
+    const err = t.throws(() => loadConfig(testEnv({ CRON_JITTER_SECONDS: bad }))) as ConfigError;
+    t.ok(err.problems.some((p) => p.startsWith('CRON_JITTER_SECONDS')), `${bad}: named in the error`);
+  }
+});
