@@ -367,7 +367,7 @@ function fleetSection(f: FleetResult): string[] {
       `all synced a minute before), of which ${fmtInt(o.stale)} are then backdated two hours (pings lost): only those exist in the emulator, since only they are synced ` +
       '(with no stored token, each costs one full events.list of an empty calendar). ' +
       `Replicas are child processes running \`src/server.ts\` (\`node --import tsx\`) with the real cron (${Object.entries(f.env).map(([k, v]) => `${k}="${v}"`).join(', ')}), ` +
-      'so every replica runs the safety net at the same second, as the production cron does; the renewal job is pushed out of the run. ' +
+      'so every replica\'s schedule fires at the same second, as the production cron does, and each run then waits a random part of CRON_JITTER_SECONDS (10 s by default) before it starts; the renewal job is pushed out of the run. ' +
       'Marked counts the sync requests recorded by every tick of every replica from the backdating until the cycle ends (one tick marks the lot). ' +
       'Tick times are the cron\'s own "cron job finished" durations, per replica: the tick that marked (— for a replica whose ticks marked nothing), the median and the slowest tick during the cycle ' +
       '(they compete with the cycle\'s syncs, SYNC_CONCURRENCY per replica, for the one database), and an idle tick: the first to start once the cycle is over and the fleet quiet, the tick\'s own cost. "All synced" runs from the start of the tick that marked until no calendar has a request left and every stale one ' +
@@ -396,6 +396,14 @@ function fleetSection(f: FleetResult): string[] {
       ]),
     ),
     '',
+    ...(f.quotaFloor
+      ? [
+          `- "All synced" has a floor that no replica count moves: every stale calendar belongs to one account, and the quota governor lets the safety net use half of that account's budget ` +
+            `(QUOTA_PER_USER_PER_MINUTE, default): ${f.quotaFloor.callsPerSlice} calls per ${fmtMs(f.quotaFloor.sliceMs)} slice, so ${fmtInt(o.stale)} calendars need at least ${fmtMs(f.quotaFloor.ms)} ` +
+            '(pings keep the rest of the budget).',
+          '',
+        ]
+      : []),
     ...(f.failures?.length ? [`- Runs that did not complete: ${f.failures.join('; ')}.`, ''] : []),
   ];
 }

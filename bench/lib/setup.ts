@@ -42,6 +42,11 @@ export function benchConfig(emu: Emulator, env: Record<string, string>): Config 
  * it explicitly (SYNC_MIN_INTERVAL_MS=<this>) so every run says which pacing it used.
  */
 export function defaultMinIntervalMs(): number {
+  return defaultConfig().sync.minIntervalMs;
+}
+
+/** The production defaults (the configuration schema's, never restated here). */
+export function defaultConfig(): Config {
   return loadConfig({
     MONGODB_URI: 'mongodb://127.0.0.1:1/unused',
     PUBLIC_BASE_URL: 'https://calsync.invalid',
@@ -49,7 +54,7 @@ export function defaultMinIntervalMs(): number {
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     CRON_ENABLED: 'false',
     LOG_LEVEL: 'silent',
-  }).sync.minIntervalMs;
+  });
 }
 
 /** Every sleep the engine asks for (pacing waits; retry backoff sleeps through the same seam). */

@@ -5,7 +5,9 @@ import { Types } from 'mongoose';
 import { startEmulator } from '../../src/emulator/index.js';
 import { IDLE_PRIORITY, NEVER } from '../../src/sync/priority.js';
 import { startReplicaFleet, type ChildReplica, type LogLine } from '../lib/replicas.js';
-import { openBenchDb, sleepMs, waitFor } from '../lib/setup.js';
+import { PRIORITY } from '../../src/sync/priority.js';
+import { PRIORITY_SHARE, QUOTA_SLICES, QUOTA_WINDOW_MS, sliceBudget } from '../../src/quota/quota-governor.js';
+import { defaultConfig, openBenchDb, sleepMs, waitFor } from '../lib/setup.js';
 import { round } from '../lib/stats.js';
 
 export interface FleetOptions {
@@ -55,6 +57,11 @@ export interface FleetResult {
   failures?: string[];
   /** Each run had a database server of its own. */
   serverPerRun?: boolean;
+  /**
+   * The per-account quota's floor under "all synced" (every stale calendar belongs to one account):
+   * safety-net calls per quota slice by default, the slice length, and the least time `stale` calls take.
+   */
+  quotaFloor?: { callsPerSlice: number; sliceMs: number; ms: number };
 }
 
 // The measured tick is the one after the stale subset is backdated; the renewal job is pushed out of
@@ -62,6 +69,9 @@ export interface FleetResult {
 const FLEET_ENV = (tickEverySec: number) => ({
   CRON_ENABLED: 'true',
   CRON_RESYNC_SCHEDULE: `*/${tickEverySec} * * * * *`,
+  // Replicas spread their ticks over the first 40 % of each period, as the default spreads them over
+  // 10 s of a 15-minute period (a run still going at the next tick skips it).
+  CRON_JITTER_SECONDS: String(Math.floor(tickEverySec * 0.4)),
   CRON_RENEW_SCHEDULE: '0 0 1 1 *',
 });
 
@@ -215,7 +225,10 @@ export async function runFleet(dbBaseUri: string, o: FleetOptions, log: (m: stri
     }
   }
   if (runs.length === 0) throw new Error(`every fleet run failed: ${failures.join('; ')}`);
-  return { options: o, env: FLEET_ENV(o.tickEverySec), runs, failures, serverPerRun: Boolean(fresh) };
+  const callsPerSlice = Math.floor(sliceBudget(defaultConfig().quota.perUserPerMinute, QUOTA_SLICES) * PRIORITY_SHARE[PRIORITY.safetyNet]!);
+  const sliceMs = QUOTA_WINDOW_MS / QUOTA_SLICES;
+  const quotaFloor = { callsPerSlice, sliceMs, ms: Math.ceil(o.stale / callsPerSlice) * sliceMs };
+  return { options: o, env: FLEET_ENV(o.tickEverySec), runs, failures, serverPerRun: Boolean(fresh), quotaFloor };
 }
 
 function median(xs: number[]): number {

@@ -38,6 +38,10 @@ function shareOf(priority: Priority): number {
   return PRIORITY_SHARE[priority] ?? PRIORITY_SHARE[PRIORITY.safetyNet]!;
 }
 
+/** Google's quota window, and the slices the governor cuts it into by default. */
+export const QUOTA_WINDOW_MS = 60_000;
+export const QUOTA_SLICES = 12;
+
 /** Per-slice budget that keeps every sliding window of `slices` slices within `perWindow` calls. */
 export function sliceBudget(perWindow: number, slices: number): number {
   // Any window of `slices` slices overlaps at most slices + 1 of them.
@@ -81,8 +85,8 @@ export class QuotaGovernor implements QuotaGate {
   private busiest = { slice: -1, ratio: 0 };
 
   constructor(opts: QuotaGovernorOptions) {
-    const windowMs = opts.windowMs ?? 60_000;
-    const slices = opts.slices ?? 12;
+    const windowMs = opts.windowMs ?? QUOTA_WINDOW_MS;
+    const slices = opts.slices ?? QUOTA_SLICES;
     if (!(windowMs > 0) || !Number.isInteger(slices) || slices < 1) throw new Error('quota window and slices must be positive');
     for (const budget of [opts.perUserPerMinute, opts.perProjectPerMinute]) {
       if (!Number.isInteger(budget) || budget < 1) throw new Error('quota budgets must be positive integers');
