@@ -53,11 +53,12 @@ export class ChannelSchedule {
    * holds costs a read). Shaped for the {channelCheckAt} index.
    */
   async claim(now: Date, calendarId?: string): Promise<ClaimedChannelWork | null> {
+    if (calendarId !== undefined && !Types.ObjectId.isValid(calendarId)) return null;
     const opts = { owner: this.opts.owner, leaseMs: this.opts.leaseMs, now, projection: { channelCheckAt: 1, channelFailures: 1, mode: 1 } } as const;
-    let claimed;
-    if (calendarId === undefined) claimed = await this.lease.claim<Raw>({}, { ...opts, sort: { channelCheckAt: 1 } });
-    else if (!Types.ObjectId.isValid(calendarId)) return null;
-    else claimed = await this.lease.claimById<Raw>(new Types.ObjectId(calendarId), opts);
+    const claimed =
+      calendarId === undefined
+        ? await this.lease.claim<Raw>({}, { ...opts, sort: { channelCheckAt: 1 } })
+        : await this.lease.claimById<Raw>(new Types.ObjectId(calendarId), opts);
     if (!claimed) return null;
     return {
       calendarId: claimed.doc._id.toHexString(),

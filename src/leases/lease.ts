@@ -5,8 +5,8 @@ import type { Model } from 'mongoose';
  * stop, a subscription's deliveries. A document is claimable when its `until` time has passed; the
  * claim is one atomic write that sets the holder, pushes `until` out by the lease length and bumps
  * `epoch`: a findOneAndUpdate for "the most urgent claimable document", a compare-and-set on the
- * epoch for a given one (`claimById`). Because `until` is simply a time, the same field also serves pacing and
- * retry back-off (release with a future `until`), and a crashed holder's work is claimable again
+ * epoch for a given one (`claimById`). Because `until` is simply a time, the same field also serves
+ * pacing and retry back-off (release with a future `until`), and a crashed holder's work is claimable again
  * by anyone once its lease runs out: no sweep is needed to recover it.
  *
  * `epoch` is the fencing token: renewals and releases match (holder, epoch), so a holder that
@@ -72,10 +72,7 @@ export class Lease {
     const before = await this.model
       .findOneAndUpdate(
         { ...filter, [until]: { $lte: opts.now } },
-        {
-          $set: { ...opts.set, [owner]: opts.owner, [until]: new Date(opts.now.getTime() + opts.leaseMs) },
-          $inc: { ...opts.inc, [epoch]: 1 },
-        },
+        this.claimUpdate(opts),
         { sort: opts.sort, returnDocument: 'before', projection },
       )
       .lean<T & Record<string, unknown>>();
@@ -125,10 +122,19 @@ export class Lease {
     const res = await this.model.updateOne(
       // `_id` first: planners that take the first indexed clause then do a point lookup.
       { ...cas, ...opts.filter, [until]: { $lte: opts.now } },
-      { $set: { ...opts.set, [owner]: opts.owner, [until]: new Date(opts.now.getTime() + opts.leaseMs) }, $inc: { ...opts.inc, [epoch]: 1 } },
+      this.claimUpdate(opts),
     );
     if (res.matchedCount !== 1) return null;
     return { doc: seen, held: { id: seen._id, owner: opts.owner, epoch: Number(seen[epoch] ?? 0) + 1 } };
+  }
+
+  /** The write that takes the lease: the holder, `until` pushed out by the lease length, `epoch` bumped. */
+  private claimUpdate(opts: ClaimOptions): Record<string, unknown> {
+    const { until, owner, epoch } = this.fields;
+    return {
+      $set: { ...opts.set, [owner]: opts.owner, [until]: new Date(opts.now.getTime() + opts.leaseMs) },
+      $inc: { ...opts.inc, [epoch]: 1 },
+    };
   }
 
   /** Extends the lease (heartbeat, and the fence before a write). False: it is no longer ours. */
@@ -150,21 +156,5 @@ export class Lease {
   /** The filter that matches the document only while `held` is still its lease. */
   heldFilter(held: Held): Record<string, unknown> {
     return { _id: held.id, [this.fields.owner]: held.owner, [this.fields.epoch]: held.epoch };
-  }
-}
-
-/** Runs `work` under a lease on one document; null when someone else holds it. Released afterwards. */
-export async function withLease<T>(
-  lease: Lease,
-  id: unknown,
-  opts: Omit<ClaimOptions, 'sort'> & { filter?: Record<string, unknown> },
-  work: (held: Held) => Promise<T>,
-): Promise<T | null> {
-  const claimed = await lease.claimById(id, opts);
-  if (!claimed) return null;
-  try {
-    return await work(claimed.held);
-  } finally {
-    await lease.release(claimed.held).catch(() => undefined);
   }
 }
