@@ -32,6 +32,8 @@ export class ClaimLoop {
   private readonly running = new Set<Promise<unknown>>();
   private started = false;
   private pumping = false;
+  /** The current (or last) pump: close waits for a claim in flight. */
+  private pumped: Promise<void> = Promise.resolve();
   private pumpAgain = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private wake: { at: number; timer: NodeJS.Timeout } | null = null;
@@ -63,7 +65,7 @@ export class ClaimLoop {
       return;
     }
     this.pumping = true;
-    void (async () => {
+    this.pumped = (async () => {
       try {
         do {
           this.pumpAgain = false;
@@ -116,14 +118,21 @@ export class ClaimLoop {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Stops claiming, aborts `signal` with `reason` and waits for the work running. */
+  /**
+   * Stops claiming, aborts `signal` with `reason` and waits for the work running, including work
+   * whose claim was in flight: that claim may still land (it is a lease), and its work then runs
+   * with `signal` aborted, which lets the lease go. Returning earlier would let the caller close
+   * the database under it and leave the lease held until it runs out.
+   */
   async close(reason?: unknown): Promise<void> {
     this.closing.abort(reason);
     if (this.pollTimer) clearTimeout(this.pollTimer);
     if (this.wake) clearTimeout(this.wake.timer);
     this.pollTimer = null;
     this.wake = null;
-    await Promise.allSettled([...this.running]);
+    while (this.pumping || this.running.size > 0) {
+      await Promise.allSettled([this.pumped, ...this.running]);
+    }
     this.settle();
   }
 

@@ -73,6 +73,9 @@ export async function runClaimedSync(deps: ClaimedSyncDeps, claimed: ClaimedSync
   const { calendarId } = claimed;
   const reason = PRIORITY_NAMES[claimed.priority] ?? 'unknown';
   if (claimed.reclaimed) deps.log.warn({ calendarId }, 'reclaimed a sync whose previous holder stopped renewing its lease');
+  // Claimed while this process was closing (the claim was in flight): let it go at once, requests
+  // intact, before anything else can fail on the way down and be taken for the calendar's fault.
+  if (closing.aborted) return finish(deps, claimed, reason, 0, emptyResult(claimed, new SyncError('aborted', 'sync engine closing')));
 
   // Quota first: a calendar whose account (or the project) is out of budget for this priority gives
   // its slot back, so more urgent work of other accounts is not stuck behind it.
