@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { AccountReauthRequiredError } from '../accounts/account-service.js';
 import type { Config } from '../config/env.js';
 import { isRevokedGrant } from '../google/google-errors.js';
+import { isDatabaseUnavailable } from '../db/database-unavailable.js';
 import type { Models } from '../models/index.js';
 import type { QuotaGate } from '../quota/quota-gate.js';
 import type { Sleep } from './backoff.js';
@@ -99,7 +100,10 @@ export async function runClaimedSync(deps: ClaimedSyncDeps, claimed: ClaimedSync
       return finish(deps, claimed, reason, 0, emptyResult(claimed, new SyncError('reauth_required', err.message)));
     }
     deps.log.error({ calendarId, err: { message: (err as Error).message } }, 'no Google client for the calendar account');
-    const error = new SyncError('credentials_unavailable', (err as Error).message);
+    // The account's credentials are read from MongoDB: a database that does not answer is a failure
+    // to retry (requests kept), not a calendar an operator must look at (requests dropped).
+    const code = isDatabaseUnavailable(err) ? 'internal' : 'credentials_unavailable';
+    const error = new SyncError(code, (err as Error).message);
     return finish(deps, claimed, reason, 0, emptyResult(claimed, error));
   }
 

@@ -1,6 +1,7 @@
 import t from 'tap';
-import { Types } from 'mongoose';
+import mongoose, { Types } from 'mongoose';
 import { createCalendarClient } from '../../src/google/calendar-client.js';
+import { IDLE_PRIORITY, NEVER } from '../../src/sync/priority.js';
 import { startSyncHarness, type SyncHarness } from '../helpers/sync-harness.js';
 
 /** Full sync, then a few changes waiting for the next incremental sync. */
@@ -197,4 +198,19 @@ t.test('a calendar whose client cannot be built needs attention', async (t) => {
   const run = await h.engine({ clientFor: () => Promise.reject(new Error('account not found')) }).syncCalendar(h.calendarId);
   t.match(run.passes, [{ status: 'needs_attention', errorCode: 'credentials_unavailable', apiCalls: 0 }]);
   t.equal((await h.calendar()).syncHeldBy, null);
+});
+
+t.test('a database that does not answer while the client is built is a failure to retry, not one for an operator', async (t) => {
+  // The account's credentials live in MongoDB. Parking the calendar (needs attention) would drop its
+  // requests and ignore its pings until someone acts, for what is usually a blip.
+  const h = await startSyncHarness(t, 'sync-client-db-down');
+  const down = new mongoose.mongo.MongoNetworkError('connection reset by peer');
+  const run = await h.engine({ clientFor: () => Promise.reject(down) }).syncCalendar(h.calendarId);
+  t.match(run.passes, [{ status: 'failed', errorCode: 'internal', apiCalls: 0 }]);
+  const cal = await h.calendar();
+  t.equal(cal.state, 'failed', 'failed, not needs_attention');
+  t.ok(cal.priority < IDLE_PRIORITY && cal.dueAt.getTime() < NEVER.getTime(), 'the request is kept');
+  const again = await h.engine().syncCalendar(h.calendarId);
+  t.match(again.passes, [{ status: 'ok' }], 'the next claim syncs it');
+  await h.assertMirrorExact(t);
 });

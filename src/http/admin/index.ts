@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Connection } from 'mongoose';
-import { ensureDatabaseConnected } from '../database-unavailable.js';
+import { ensureDatabaseConnected } from '../../db/database-unavailable.js';
 import type { AccountService } from '../../accounts/account-service.js';
 import type { CalendarRegistry } from '../../calendars/calendar-registry.js';
 import type { CalendarViews } from '../../calendars/calendar-views.js';

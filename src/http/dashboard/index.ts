@@ -1,5 +1,5 @@
 import fastifyHelmet from '@fastify/helmet';
-import { ensureDatabaseConnected } from '../database-unavailable.js';
+import { ensureDatabaseConnected } from '../../db/database-unavailable.js';
 import { Type, type FastifyPluginAsyncTypebox, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { SYNC_STATES } from '../../models/calendar.js';
 import { evaluateAlerts, summarizeLastHour } from '../../ops/alerts.js';
