@@ -60,7 +60,10 @@ t.test('pings spread over three replicas by a load balancer: every change is mir
   for (let round = 0; round < 3; round++) {
     for (const [i, g] of gcals.entries()) fleet.emu.insertEvent(g, eventBody(round * 100 + i));
   }
-  await waitFor(() => fleet.mirrorsExact(), { timeoutMs: 60_000, what: 'every mirror to match Google' });
+  await waitFor(() => fleet.mirrorsExact(), { timeoutMs: 60_000, what: 'every mirror to match Google' }).catch(async (err: unknown) => {
+    t.comment(await fleet.diagnose());
+    throw err;
+  });
   t.ok(await fleet.mirrorsExact(), 'every mirror equals Google');
   const served = [...fleet.lb.served.values()];
   t.equal(served.length, 3, 'every replica took requests');
@@ -70,9 +73,9 @@ t.test('pings spread over three replicas by a load balancer: every change is mir
 t.test('SIGTERM of a replica during a ping burst: the mirror is exact without waiting for the safety net', async (t) => {
   // Pacing keeps requests waiting in the database while the burst goes on; no cron runs, so only
   // the recorded requests can bring the mirror up to date.
-  const fleet = await startFleet(t, { dbBase, name: 'fleet-sigterm', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false' } });
+  const fleet = await startFleet(t, { dbBase, name: 'fleet-sigterm', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false', LOG_LEVEL: 'info' } });
   const doomed = await fleet.spawnReplica();
-  await fleet.spawnReplica();
+  const survivor = await fleet.spawnReplica();
   const gcals = Array.from({ length: 6 }, (_, i) => `term-${i}@group.calendar.google.com`);
   for (const g of gcals) await fleet.register(g);
   await waitFor(async () => (await fleet.models.Calendar.countDocuments({ lastSyncedAt: null })) === 0, { what: 'the first full syncs' });
@@ -89,10 +92,15 @@ t.test('SIGTERM of a replica during a ping burst: the mirror is exact without wa
   }
   t.equal(await doomed.exited, 0, 'the replica shut down gracefully');
   const stopped = Date.now();
-  await waitFor(() => fleet.mirrorsExact(), { timeoutMs: 30_000, what: 'the mirror to converge after the SIGTERM' });
-  t.ok(await fleet.mirrorsExact(), `every change is mirrored ${Date.now() - stopped} ms after the shutdown (RESYNC_STALE_MINUTES is 30)`);
+  // Checked at once: a lease left behind would hold its calendar for SYNC_LEASE_SECONDS (120 s).
   const held = await fleet.models.Calendar.find({ syncHeldBy: { $ne: null } }, { syncHeldBy: 1 }).lean();
   t.notOk(held.some((c) => c.syncHeldBy?.includes(`:${doomed.child.pid}:`)), 'the stopped replica left no lease behind');
+
+  await waitFor(() => fleet.mirrorsExact(), { timeoutMs: 30_000, what: 'the mirror to converge after the SIGTERM' }).catch(async (err: unknown) => {
+    t.comment(await fleet.diagnose([doomed, survivor]));
+    throw err;
+  });
+  t.ok(await fleet.mirrorsExact(), `every change is mirrored ${Date.now() - stopped} ms after the shutdown (RESYNC_STALE_MINUTES is 30)`);
 });
 
 t.test('SIGKILL of a replica mid-sync: its calendar is claimed by another once the lease runs out', async (t) => {
@@ -114,7 +122,10 @@ t.test('SIGKILL of a replica mid-sync: its calendar is claimed by another once t
   await holder!.exited;
   const killedAt = Date.now();
 
-  await waitFor(() => fleet.mirrorsExact(), { timeoutMs: 90_000, what: 'the survivor to reclaim the calendar' });
+  await waitFor(() => fleet.mirrorsExact(), { timeoutMs: 90_000, what: 'the survivor to reclaim the calendar' }).catch(async (err: unknown) => {
+    t.comment(await fleet.diagnose([a, b]));
+    throw err;
+  });
   const after = await fleet.models.Calendar.findById(id).lean();
   t.ok(await fleet.mirrorsExact(), 'the change reached the mirror');
   t.ok(Date.now() - killedAt >= 3_000, 'not before the lease ran out');

@@ -43,6 +43,11 @@ export interface Fleet {
   register(googleCalendarId: string): Promise<string>;
   /** Every calendar's mirror equals the emulator (ids and etags). */
   mirrorsExact(): Promise<boolean>;
+  /**
+   * What a failing fleet test needs to say why: each calendar's mirror against Google, its sync state
+   * and channels, the emulator's ping deliveries, and the replicas' warnings and errors.
+   */
+  diagnose(replicas?: Replica[]): Promise<string>;
 }
 
 export interface Replica {
@@ -50,6 +55,8 @@ export interface Replica {
   child: ChildProcess;
   exited: Promise<number | null>;
   stderr(): string;
+  /** The replica's log lines (stdout, pino JSON), the last 256 KiB: for a failing test's diagnostics. */
+  logs(): string;
 }
 
 const serverEntry = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
@@ -116,11 +123,13 @@ export async function startFleet(t: TestLike, opts: { name: string; apps?: numbe
       const port = await freePort();
       const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
         env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);
       let stderr = '';
+      let logs = '';
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout?.on('data', (d: Buffer) => (logs = (logs + d.toString()).slice(-256 * 1024)));
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       const replicaUrl = `http://127.0.0.1:${port}`;
       // Booting tsx and the server takes seconds on an idle machine, far longer on a loaded one.
@@ -133,7 +142,7 @@ export async function startFleet(t: TestLike, opts: { name: string; apps?: numbe
         await new Promise((r) => setTimeout(r, 100));
       }
       lb.backends.push(replicaUrl);
-      return { url: replicaUrl, child, exited, stderr: () => stderr };
+      return { url: replicaUrl, child, exited, stderr: () => stderr, logs: () => logs };
     },
     async accountId() {
       if (!accountId) {
@@ -164,6 +173,27 @@ export async function startFleet(t: TestLike, opts: { name: string; apps?: numbe
         if (JSON.stringify(google) !== JSON.stringify(mirror)) return false;
       }
       return true;
+    },
+    async diagnose(replicas = []) {
+      const lines: string[] = [`pings ${JSON.stringify(emu.pingStats())}`];
+      const calendars = await models.Calendar.find({}).lean();
+      const channels = await conn.collection('channels').find({}, { projection: { calendarId: 1, status: 1, lastMessageNumber: 1 } }).toArray();
+      for (const c of calendars) {
+        const google = emu.listAllEvents(c.googleCalendarId, { singleEvents: config.sync.singleEvents }).length;
+        const mirror = await models.Event.countDocuments({ calendarId: c._id });
+        const chans = channels.filter((ch) => String(ch.calendarId) === String(c._id)).map((ch) => `${String(ch.status)}#${String(ch.lastMessageNumber)}`);
+        const { state, priority, dueAt, syncNotBefore, syncHeldBy, syncEpoch, requests, lastSyncedAt } = c;
+        lines.push(`${c.googleCalendarId}: google ${google} mirror ${mirror} channels [${chans.join(' ')}] ${JSON.stringify({ state, priority, dueAt, syncNotBefore, syncHeldBy, syncEpoch, requests, lastSyncedAt })}`);
+      }
+      for (const r of replicas) {
+        const worrying = r
+          .logs()
+          .split('\n')
+          .filter((l) => /"level":(4|5|6)\d/.test(l))
+          .slice(-20);
+        lines.push(`replica ${r.url} exit ${String(r.child.exitCode ?? r.child.signalCode)}: ${worrying.length} warnings/errors (last 20)`, ...worrying, r.stderr().slice(-2000));
+      }
+      return lines.join('\n');
     },
   };
   for (let i = 0; i < (opts.apps ?? 0); i++) await fleet.addApp();
