@@ -4,6 +4,7 @@ import { runSafetyNet } from '../../src/cron/safety-net.js';
 import { IDLE_PRIORITY, NEVER } from '../../src/sync/priority.js';
 import { startFleet } from '../helpers/fleet.js';
 import { heavyTestDbBase } from '../helpers/private-db.js';
+import { TcpProxy, uriThroughProxy } from '../helpers/tcp-proxy.js';
 import { eventBody } from '../helpers/sync-harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -101,6 +102,42 @@ t.test('SIGTERM of a replica during a ping burst: the mirror is exact without wa
     throw err;
   });
   t.ok(await fleet.mirrorsExact(), `every change is mirrored ${Date.now() - stopped} ms after the shutdown (RESYNC_STALE_MINUTES is 30)`);
+});
+
+t.test('SIGTERM of a replica whose database answers slowly: a claim in flight at the signal is let go before it exits', async (t) => {
+  // Every round trip of this replica takes 150 ms more, so the SIGTERM is likely to find a claim (a
+  // lease write) on its way. That claim lands after the signal; the replica must still let it go
+  // before it closes the database and exits, or the calendar waits out SYNC_LEASE_SECONDS (120 s).
+  // The replica is alone during the burst, so it claims whatever is due.
+  const fleet = await startFleet(t, { dbBase, name: 'fleet-sigterm-slow', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false', LOG_LEVEL: 'info' } });
+  const real = new URL(fleet.dbUri);
+  const proxy = new TcpProxy(real.hostname, Number(real.port || 27017), { latencyMs: 150 });
+  await proxy.start();
+  t.teardown(() => proxy.stop());
+  // Pings the stopping replica turns away (503) are retried until the survivor below is up (its
+  // start takes seconds), as Google keeps retrying with exponential backoff: 10 attempts span 51 s.
+  fleet.emu.setPings({ maxAttempts: 10 });
+  const doomed = await fleet.spawnReplica({ MONGODB_URI: uriThroughProxy(fleet.dbUri, proxy.port) });
+  const gcals = Array.from({ length: 6 }, (_, i) => `slow-${i}@group.calendar.google.com`);
+  for (const g of gcals) await fleet.register(g);
+  await waitFor(async () => (await fleet.models.Calendar.countDocuments({ lastSyncedAt: null })) === 0, { timeoutMs: 60_000, what: 'the first full syncs' });
+
+  for (let i = 0; i < 24; i++) {
+    fleet.emu.insertEvent(gcals[i % gcals.length]!, eventBody(2000 + i));
+    if (i === 12) doomed.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 60));
+  }
+  t.equal(await doomed.exited, 0, 'the replica shut down gracefully');
+  const held = await fleet.models.Calendar.find({ syncHeldBy: { $ne: null } }, { googleCalendarId: 1, syncHeldBy: 1 }).lean();
+  t.same(held, [], 'no calendar is left held');
+
+  fleet.lb.backends.splice(0);
+  const survivor = await fleet.spawnReplica();
+  await waitFor(() => fleet.mirrorsExact(), { timeoutMs: 30_000, what: 'the mirror to converge after the SIGTERM' }).catch(async (err: unknown) => {
+    t.comment(await fleet.diagnose([doomed, survivor]));
+    throw err;
+  });
+  t.ok(await fleet.mirrorsExact(), 'every change is mirrored, well within the lease time');
 });
 
 t.test('SIGKILL of a replica mid-sync: its calendar is claimed by another once the lease runs out', async (t) => {

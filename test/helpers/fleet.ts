@@ -36,8 +36,8 @@ export interface Fleet {
   apps: FastifyInstance[];
   /** Adds an in-process replica and puts it behind the balancer. */
   addApp(): Promise<FastifyInstance>;
-  /** Starts `npm start`'s entry as a child process and puts it behind the balancer. */
-  spawnReplica(): Promise<Replica>;
+  /** Starts `npm start`'s entry as a child process and puts it behind the balancer (`env` overrides the fleet's). */
+  spawnReplica(env?: Record<string, string>): Promise<Replica>;
   accountId(): Promise<string>;
   /** Registers a Google calendar through the admin API (via the balancer). */
   register(googleCalendarId: string): Promise<string>;
@@ -119,10 +119,10 @@ export async function startFleet(t: TestLike, opts: { name: string; apps?: numbe
       lb.backends.push(`http://127.0.0.1:${port}`);
       return app;
     },
-    async spawnReplica() {
+    async spawnReplica(overrides = {}) {
       const port = await freePort();
       const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
-        env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
+        env: { PATH: process.env.PATH ?? '', ...env, ...overrides, PORT: String(port), HOST: '127.0.0.1' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);

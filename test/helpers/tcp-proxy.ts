@@ -2,7 +2,8 @@ import net from 'node:net';
 
 /**
  * A TCP proxy that can be taken down and brought back on the same port: from the app's side that is
- * exactly a database that stops answering and then returns, whatever database sits behind it.
+ * exactly a database that stops answering and then returns, whatever database sits behind it. With
+ * `latencyMs`, every request reaches the database that much later (a distant or overloaded one).
  */
 export class TcpProxy {
   private server: net.Server | null = null;
@@ -12,6 +13,7 @@ export class TcpProxy {
   constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    private readonly opts: { latencyMs?: number } = {},
   ) {}
 
   async start(): Promise<void> {
@@ -25,7 +27,15 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      client.pipe(upstream).pipe(client);
+      const latency = this.opts.latencyMs ?? 0;
+      if (latency > 0) {
+        // Chunks keep their order: each waits the same time from its arrival.
+        client.on('data', (chunk: Buffer) => setTimeout(() => upstream.destroyed || upstream.write(chunk), latency));
+        client.on('end', () => setTimeout(() => upstream.end(), latency));
+        upstream.pipe(client);
+      } else {
+        client.pipe(upstream).pipe(client);
+      }
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
