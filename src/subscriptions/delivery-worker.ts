@@ -114,6 +114,11 @@ export class DeliveryWorker {
   }
 
   private async process(s: ClaimedSubscription): Promise<void> {
+    // Claimed while this replica was closing (the claim was in flight): let it go for another replica.
+    if (this.loop.signal.aborted) {
+      await this.state.release(s).catch(() => undefined);
+      return;
+    }
     try {
       const rows = await this.feed.records({ after: s.position, limit: this.o.batchSize * 4 });
       if (rows.length === 0) {
