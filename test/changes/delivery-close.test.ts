@@ -42,7 +42,7 @@ t.test('a replica closing while a delivery claim is on the way lets the subscrip
     pollMs: 60_000,
     deliver: async () => {
       attempts++;
-      return { ok: true, status: 200 } as never;
+      return { ok: true, status: 200 };
     },
   });
   worker.start();

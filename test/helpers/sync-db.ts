@@ -1,5 +1,6 @@
 import { Types, type Connection } from 'mongoose';
 import { connectDatabase } from '../../src/db/connect.js';
+import type { CalendarModel } from '../../src/models/calendar.js';
 import { registerModels, type Models } from '../../src/models/index.js';
 import { testDbUri } from './db.js';
 
@@ -44,4 +45,20 @@ export async function openSyncTestDb(t: Teardown, name: string): Promise<SyncTes
 export async function createCalendarRow(models: Models, googleCalendarId: string, fields: Record<string, unknown> = {}): Promise<string> {
   const doc = await models.Calendar.create({ accountId: new Types.ObjectId(), googleCalendarId, ...fields });
   return String(doc._id);
+}
+
+/** The Calendar model, except that `interfere` runs once just before the next updateOne (the claim's write). */
+export function interfereBeforeWrite(Calendar: CalendarModel, interfere: () => Promise<unknown>): CalendarModel {
+  let pending: (() => Promise<unknown>) | null = interfere;
+  return new Proxy(Calendar, {
+    get(target, key, receiver) {
+      if (key !== 'updateOne' || !pending) return Reflect.get(target, key, receiver) as unknown;
+      return async (...args: Parameters<CalendarModel['updateOne']>) => {
+        const run = pending!;
+        pending = null;
+        await run();
+        return target.updateOne(...args);
+      };
+    },
+  });
 }

@@ -1,8 +1,7 @@
 import t from 'tap';
-import type { CalendarModel } from '../../src/models/calendar.js';
 import { PRIORITY } from '../../src/sync/priority.js';
 import { SyncStateRepository } from '../../src/sync/sync-state.js';
-import { createCalendarRow, openSyncTestDb, type SyncTestDb } from '../helpers/sync-db.js';
+import { createCalendarRow, interfereBeforeWrite, openSyncTestDb, type SyncTestDb } from '../helpers/sync-db.js';
 
 const LEASE_MS = 60_000;
 
@@ -13,22 +12,6 @@ function recordCalendarOps(db: SyncTestDb): string[] {
     if (collection === 'calendars') ops.push(method);
   });
   return ops;
-}
-
-/** The Calendar model, except that `interfere` runs once just before the next updateOne (the claim's write). */
-function interfereBeforeWrite(Calendar: CalendarModel, interfere: () => Promise<unknown>): CalendarModel {
-  let pending: (() => Promise<unknown>) | null = interfere;
-  return new Proxy(Calendar, {
-    get(target, key, receiver) {
-      if (key !== 'updateOne' || !pending) return Reflect.get(target, key, receiver) as unknown;
-      return async (...args: Parameters<CalendarModel['updateOne']>) => {
-        const run = pending!;
-        pending = null;
-        await run();
-        return target.updateOne(...args);
-      };
-    },
-  });
 }
 
 async function dueCalendar(db: SyncTestDb, name: string, now: Date): Promise<string> {

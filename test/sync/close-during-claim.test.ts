@@ -1,31 +1,9 @@
 import t from 'tap';
-import type { CalendarModel } from '../../src/models/calendar.js';
 import { SyncEngine } from '../../src/sync/engine.js';
 import { PRIORITY } from '../../src/sync/priority.js';
 import { SyncStateRepository } from '../../src/sync/sync-state.js';
-import { createCalendarRow, openSyncTestDb } from '../helpers/sync-db.js';
+import { createCalendarRow, interfereBeforeWrite, openSyncTestDb } from '../helpers/sync-db.js';
 import { testSyncConfig } from '../helpers/sync-harness.js';
-
-/** The Calendar model, except that the first updateOne (the claim's write) waits for `release`. */
-function holdFirstWrite(Calendar: CalendarModel): { model: CalendarModel; writing: Promise<void>; release: () => void } {
-  let release!: () => void;
-  let reached!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const writing = new Promise<void>((resolve) => (reached = resolve));
-  let held = false;
-  const model = new Proxy(Calendar, {
-    get(target, key, receiver) {
-      if (key !== 'updateOne' || held) return Reflect.get(target, key, receiver) as unknown;
-      return async (...args: Parameters<CalendarModel['updateOne']>) => {
-        held = true;
-        reached();
-        await released;
-        return target.updateOne(...args);
-      };
-    },
-  });
-  return { model, writing, release };
-}
 
 t.test('a replica closing while its claim is on the way: close returns only after the lease is let go, the request kept', async (t) => {
   // A rolling deploy's SIGTERM can arrive between a claim's read and its write. The write still lands
@@ -35,10 +13,18 @@ t.test('a replica closing while its claim is on the way: close returns only afte
   const id = await createCalendarRow(db.models, 'closing@group.calendar.google.com');
   await new SyncStateRepository(db.models.Calendar).request(id, { priority: PRIORITY.ping }, new Date());
 
-  const gated = holdFirstWrite(db.models.Calendar);
+  // The claim's write (the first updateOne) waits until the test lets it through.
+  let letThrough!: () => void;
+  let reached!: () => void;
+  const through = new Promise<void>((resolve) => (letThrough = resolve));
+  const writing = new Promise<void>((resolve) => (reached = resolve));
+  const Calendar = interfereBeforeWrite(db.models.Calendar, () => {
+    reached();
+    return through;
+  });
   let clientAsked = 0;
   const engine = new SyncEngine({
-    models: { ...db.models, Calendar: gated.model },
+    models: { ...db.models, Calendar },
     sync: testSyncConfig(),
     pollMs: 60_000,
     clientFor: () => {
@@ -47,14 +33,14 @@ t.test('a replica closing while its claim is on the way: close returns only afte
     },
   });
   engine.start();
-  await gated.writing;
+  await writing;
 
   let atClose: Record<string, unknown> | null = null;
   const closed = engine.close().then(async () => {
     atClose = await db.models.Calendar.findById(id, { syncEpoch: 1, syncHeldBy: 1, state: 1, priority: 1, requests: 1 }).lean();
   });
   await new Promise((resolve) => setTimeout(resolve, 50));
-  gated.release();
+  letThrough();
   await closed;
 
   t.match(atClose, { syncEpoch: 1 }, 'the claim in flight landed before close returned');
