@@ -126,11 +126,16 @@ export class QuotaGovernor implements QuotaGate {
       const charged = await Promise.all([this.charge(this.account, accountKey(accountId, slice), slice), this.charge(this.project, projectKey(slice), slice)]);
       this.recordUsage(charged, slice);
       const over = charged.filter((c) => c.res.consumedPoints > Math.floor(c.scope.budget * shareOf(priority)));
-      if (over.length === 0) return;
+      // A call counts in the slice it is made in. An answer that comes back after its slice ended (a
+      // database that stalled) would make the call in a later slice, on top of that slice's own
+      // budget: such a charge is handed back and the call is charged again, in the slice of now.
+      const late = this.sliceAt(Date.now()) !== slice;
+      if (over.length === 0 && !late) return;
 
       // Not taken: give every scope its point back (a refund in a slice that has just ended only
       // touches that slice's counter, never the next one's).
       await Promise.all(charged.map((c) => againIfUpsertLost(() => c.scope.limiter.reward(c.key, 1, { customDuration: this.remainingSec(slice) }))));
+      if (late) continue;
       for (const c of over) {
         if (refused.has(c.scope.name)) continue;
         refused.add(c.scope.name);

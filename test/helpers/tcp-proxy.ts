@@ -3,11 +3,14 @@ import net from 'node:net';
 /**
  * A TCP proxy that can be taken down and brought back on the same port: from the app's side that is
  * exactly a database that stops answering and then returns, whatever database sits behind it. With
- * `latencyMs`, every request reaches the database that much later (a distant or overloaded one).
+ * `latencyMs`, every request reaches the database that much later (a distant or overloaded one);
+ * `pause()` holds every request until `resume()` (a database that stalls, then answers all at once).
  */
 export class TcpProxy {
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
+  /** Requests held while paused, in arrival order. */
+  private held: Array<() => void> | null = null;
   port = 0;
 
   constructor(
@@ -28,14 +31,15 @@ export class TcpProxy {
         });
       }
       const latency = this.opts.latencyMs ?? 0;
-      if (latency > 0) {
-        // Chunks keep their order: each waits the same time from its arrival.
-        client.on('data', (chunk: Buffer) => setTimeout(() => upstream.destroyed || upstream.write(chunk), latency));
-        client.on('end', () => setTimeout(() => upstream.end(), latency));
-        upstream.pipe(client);
-      } else {
-        client.pipe(upstream).pipe(client);
-      }
+      // Chunks keep their order: each waits the same time from its arrival, and a pause holds them all.
+      const send = (write: () => void): void => {
+        const later = (): void => void (latency > 0 ? setTimeout(write, latency) : write());
+        if (this.held) this.held.push(later);
+        else later();
+      };
+      client.on('data', (chunk: Buffer) => send(() => upstream.destroyed || upstream.write(chunk)));
+      client.on('end', () => send(() => upstream.end()));
+      upstream.pipe(client);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -43,6 +47,18 @@ export class TcpProxy {
     });
     this.port = (server.address() as net.AddressInfo).port;
     this.server = server;
+  }
+
+  /** Holds every request from now on; the database sees none of them until `resume()`. */
+  pause(): void {
+    this.held ??= [];
+  }
+
+  /** Sends the held requests, in order, and lets new ones through again. */
+  resume(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const send of held) send();
   }
 
   /** Refuses new connections and cuts the open ones. */

@@ -5,7 +5,9 @@ import { createMetrics } from '../../src/metrics/registry.js';
 import { QuotaGovernor, sliceBudget, type QuotaGovernorOptions } from '../../src/quota/quota-governor.js';
 import { prometheusQuotaMetrics } from '../../src/quota/quota-metrics.js';
 import { PRIORITY, type Priority } from '../../src/sync/priority.js';
+import { connectDatabase } from '../../src/db/connect.js';
 import { openSyncTestDb } from '../helpers/sync-db.js';
+import { TcpProxy, uriThroughProxy } from '../helpers/tcp-proxy.js';
 
 const db = await openSyncTestDb(t, 'quota-governor');
 const replica2: Connection = (await db.connect()).Calendar.db;
@@ -92,28 +94,62 @@ t.test('waitFor takes nothing from the budget', async (t) => {
   t.equal(await quota.waitFor(account(), PRIORITY.ping), 0, 'other accounts are not affected');
 });
 
-t.test('two replicas never exceed the budget in any sliding window', async (t) => {
+/**
+ * Two callers on each of two replicas, always asking for 2 s: the governor alone decides the pace.
+ * Each call is timed when `acquire` hands it over, as a caller would send it to Google right then.
+ */
+async function callsOfTwoReplicas(first: Connection, second: Connection): Promise<{ budget: number; windowMs: number; taken: number[] }> {
   const windowMs = 600;
   const budget = 20;
   const collection = `quota_${new Types.ObjectId().toHexString()}`;
   const options = { perUserPerMinute: budget, perProjectPerMinute: 1000, windowMs, slices: 3, collection };
-  const replicas = [new QuotaGovernor({ conn: db.conn, ...options }), new QuotaGovernor({ conn: replica2, ...options })];
+  const replicas = [new QuotaGovernor({ conn: first, ...options }), new QuotaGovernor({ conn: second, ...options })];
   const id = account();
-  const taken: Array<{ at: number }> = [];
+  const taken: number[] = [];
   const until = Date.now() + 2_000;
-  // Two callers on each replica, always asking: the governor alone decides the pace.
   await Promise.all(
     [0, 1, 0, 1].map(async (r) => {
       while (Date.now() < until) {
         await replicas[r]!.acquire(id, PRIORITY.ping);
-        taken.push({ at: Date.now() });
+        taken.push(Date.now());
       }
     }),
   );
-  const busiest = busiestWindow(taken, windowMs);
+  return { budget, windowMs, taken };
+}
+
+t.test('two replicas never exceed the budget in any sliding window', async (t) => {
+  const { budget, windowMs, taken } = await callsOfTwoReplicas(db.conn, replica2);
+  const busiest = busiestWindow(taken.map((at) => ({ at })), windowMs);
   t.ok(busiest <= budget, `busiest ${windowMs} ms window: ${busiest} calls (budget ${budget})`);
   // 2 s is at least 9 whole slices of 5 calls: the budget is used, not just respected (with room
   // for a slow database on a busy machine).
+  t.ok(taken.length >= 20, `${taken.length} calls in 2 s`);
+});
+
+t.test('a replica whose database stalls never hands over calls counted in a slice that has ended', async (t) => {
+  // The database holds every request for 2.5 slices, then answers them all at once: charges counted
+  // in slices long gone must not become calls on top of the budget of the slices that follow.
+  const proxy = new TcpProxy('127.0.0.1', Number(new URL(db.uri).port));
+  await proxy.start();
+  const stalling = await Promise.all([0, 1].map(() => connectDatabase(uriThroughProxy(db.uri, proxy.port))));
+  t.teardown(async () => {
+    await Promise.all(stalling.map((c) => c.close()));
+    await proxy.stop();
+  });
+  const stall = (async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    proxy.pause();
+    // Answers arrive mid-slice (slices are 200 ms, aligned to the clock), so the window that starts
+    // then also reaches the starts of the next three slices.
+    const resumeAt = Math.ceil((Date.now() + 400) / 200) * 200 + 100;
+    await new Promise((r) => setTimeout(r, resumeAt - Date.now()));
+    proxy.resume();
+  })();
+  const { budget, windowMs, taken } = await callsOfTwoReplicas(stalling[0]!, stalling[1]!);
+  await stall;
+  const busiest = busiestWindow(taken.map((at) => ({ at })), windowMs);
+  t.ok(busiest <= budget, `busiest ${windowMs} ms window: ${busiest} calls (budget ${budget})`);
   t.ok(taken.length >= 20, `${taken.length} calls in 2 s`);
 });
 
