@@ -3,6 +3,7 @@
 // Extra arguments go to tap:  npm run test:run -- test/db-capabilities.test.ts
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { describeStalls, runningTestFiles, watchDatabase, type DbWatch } from './lib/db-watch.js';
 import { startLocalDb, type LocalDb } from './lib/local-db.js';
 import { repoRoot } from './lib/paths.js';
 
@@ -25,6 +26,14 @@ try {
   process.exit(2);
 }
 log(`test database: ${db.kind} at ${db.uri} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+// Every test file shares this database: when it stops answering, the run's 60 s timeouts are told
+// apart from the tests' own failures at the end of the output.
+let watch: DbWatch | undefined;
+try {
+  watch = await watchDatabase(db.uri, { sample: () => runningTestFiles(repoRoot) });
+} catch (err) {
+  log(`cannot watch the test database: ${(err as Error).message}`);
+}
 
 const tap = spawn(path.join(repoRoot, 'node_modules', '.bin', 'tap'), process.argv.slice(2), {
   stdio: ['inherit', 'pipe', 'inherit'],
@@ -62,6 +71,16 @@ const code = await new Promise<number>((resolve) => {
   });
   tap.once('exit', (status, signal) => resolve(status ?? (signal ? 1 : 2)));
 });
+
+const stalls = (await watch?.stop()) ?? [];
+if (stalls.length > 0) {
+  process.stdout.write(`\n# the test database stalled ${stalls.length} time(s); files running meanwhile may have timed out because of it:\n`);
+  for (const line of describeStalls(stalls)) process.stdout.write(`#   ${line}\n`);
+}
+const serverSaid = db.output?.().trim();
+if ((stalls.length > 0 || code !== 0) && serverSaid) {
+  process.stdout.write(`\n# the test database printed (last lines):\n${serverSaid.split('\n').slice(-20).map((l) => `#   ${l}`).join('\n')}\n`);
+}
 
 if (summary) {
   const s = summary as Record<string, number>;

@@ -47,6 +47,8 @@ export function isAlive(pid: number): boolean {
 export interface ServerProcess {
   child: ChildProcess;
   stop(): Promise<void>;
+  /** The last few KB the server printed (its warnings), for a failed run's report. */
+  output(): string;
 }
 
 export interface SpawnServerOptions {
@@ -108,7 +110,7 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
     await new Promise((r) => setTimeout(r, 100));
   }
   opts.log(`${opts.name} listening on 127.0.0.1:${opts.port} (pid ${child.pid})`);
-  return { child, stop };
+  return { child, stop, output: () => output };
 }
 
 const scratchRoot = path.join(cacheDir, 'run');

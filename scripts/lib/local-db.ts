@@ -12,6 +12,8 @@ export interface LocalDb {
   kind: 'env' | 'memory-server' | 'secantusdb' | 'ferretdb';
   /** Stops a database we started (idempotent); a no-op for MONGODB_URI. */
   stop(): Promise<void>;
+  /** The last few KB a server we started printed. */
+  output?(): string;
 }
 
 export interface StartLocalDbOptions {
@@ -52,5 +54,5 @@ export async function startLocalDb(opts: StartLocalDbOptions = {}): Promise<Loca
   }
 
   const db = await startSecantusDb(log, opts.secantusDb);
-  return { uri: db.uri, kind: 'secantusdb', stop: once(db.stop) };
+  return { uri: db.uri, kind: 'secantusdb', stop: once(db.stop), output: db.output };
 }

@@ -86,6 +86,8 @@ export async function ensureSecantusDb(log: Log): Promise<string> {
 export interface RunningDb {
   uri: string;
   stop(): Promise<void>;
+  /** The last few KB the server printed, where the server is a child of ours. */
+  output?(): string;
 }
 
 export interface SecantusDbOptions {
@@ -140,5 +142,6 @@ export async function startSecantusDb(log: Log, opts: SecantusDbOptions = {}): P
       await server.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
+    output: () => server.output(),
   };
 }
