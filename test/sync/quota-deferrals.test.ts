@@ -31,7 +31,12 @@ t.test('an account out of quota: one of its calendars is claimed and deferred, t
 
   // Candidates in claim order (no random starting point), so all five come before the other account's.
   h.engine({ quota, random: () => 0 }, { start: true });
-  await waitFor(async () => Boolean((await h.calendar()).lastSyncedAt), { timeoutMs: 20_000, what: "the other account's calendar synced" });
+  // The pass's outcome is reported just after its last write: wait for both, or a loaded machine
+  // reads the outcomes between the two.
+  await waitFor(async () => Boolean((await h.calendar()).lastSyncedAt) && h.outcomes.some((o) => o.status === 'ok'), {
+    timeoutMs: 20_000,
+    what: "the other account's calendar synced",
+  });
 
   const docs = await h.models.Calendar.find({ _id: { $in: spentIds } }, { syncEpoch: 1, syncNotBefore: 1, requests: 1, priority: 1 }).lean();
   const claimed = docs.filter((d) => (d.syncEpoch ?? 0) > 0);
