@@ -26,8 +26,9 @@ try {
   process.exit(2);
 }
 log(`test database: ${db.kind} at ${db.uri} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-// Every test file shares this database: when it stops answering, the run's 60 s timeouts are told
-// apart from the tests' own failures at the end of the output.
+// Watched from outside: when it stops answering, the run's 60 s timeouts are told apart from the
+// tests' own failures at the end of the output. With a server per test file it carries no test's
+// load, so a stall here is the machine's, not one file's.
 let watch: DbWatch | undefined;
 try {
   watch = await watchDatabase(db.uri, { sample: () => runningTestFiles(repoRoot) });
@@ -37,8 +38,9 @@ try {
 
 const tap = spawn(path.join(repoRoot, 'node_modules', '.bin', 'tap'), process.argv.slice(2), {
   stdio: ['inherit', 'pipe', 'inherit'],
-  // A database we started ourselves may be joined by private ones for the heaviest files (test/helpers/private-db.ts).
-  env: { ...process.env, MONGODB_URI: db.uri, ...(db.kind === 'secantusdb' ? { CALSYNC_TEST_PRIVATE_DB: '1' } : {}) },
+  // On a SecantusDB we started ourselves, each test file runs on a server of its own (test/helpers/file-db.ts);
+  // a MongoDB given in MONGODB_URI is shared by all.
+  env: { ...process.env, MONGODB_URI: db.uri, ...(db.kind === 'secantusdb' ? { CALSYNC_TEST_DB_PER_FILE: '1' } : {}) },
 });
 
 // tap's own closing line is `# { total: N, pass: N, fail: N, … }`; CI tooling reads the plain

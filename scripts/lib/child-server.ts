@@ -49,6 +49,8 @@ export interface ServerProcess {
   stop(): Promise<void>;
   /** The last few KB the server printed (its warnings), for a failed run's report. */
   output(): string;
+  /** Kills the server at once, without waiting: for a process's `exit` handler. */
+  kill(): void;
 }
 
 export interface SpawnServerOptions {
@@ -110,7 +112,10 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
     await new Promise((r) => setTimeout(r, 100));
   }
   opts.log(`${opts.name} listening on 127.0.0.1:${opts.port} (pid ${child.pid})`);
-  return { child, stop, output: () => output };
+  const kill = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  return { child, stop, output: () => output, kill };
 }
 
 const scratchRoot = path.join(cacheDir, 'run');

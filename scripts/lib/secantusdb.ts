@@ -1,7 +1,7 @@
 // SecantusDB: a MongoDB wire-protocol server in Python over WiredTiger, installed by the
 // project into a private venv under .cache/ and run as a child process per test run.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheDir, repoRoot } from './paths.js';
@@ -88,6 +88,8 @@ export interface RunningDb {
   stop(): Promise<void>;
   /** The last few KB the server printed, where the server is a child of ours. */
   output?(): string;
+  /** Kills a server of ours at once and removes its data, synchronously (a process's `exit` handler). */
+  kill?(): void;
 }
 
 export interface SecantusDbOptions {
@@ -143,5 +145,9 @@ export async function startSecantusDb(log: Log, opts: SecantusDbOptions = {}): P
       await rm(dataDir, { recursive: true, force: true });
     },
     output: () => server.output(),
+    kill() {
+      server.kill();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }

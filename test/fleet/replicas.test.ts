@@ -3,21 +3,19 @@ import { Types } from 'mongoose';
 import { runSafetyNet } from '../../src/cron/safety-net.js';
 import { IDLE_PRIORITY, NEVER } from '../../src/sync/priority.js';
 import { startFleet } from '../helpers/fleet.js';
-import { heavyTestDbBase } from '../helpers/private-db.js';
 import { TcpProxy, uriThroughProxy } from '../helpers/tcp-proxy.js';
 import { eventBody } from '../helpers/sync-harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 // A thousand syncs and several server processes on a Python database server.
 t.setTimeout(900_000);
-const dbBase = await heavyTestDbBase(t);
 
 t.test('a stale fleet costs one events.list per calendar with three replicas running the safety net at once', async (t) => {
-  const fleet = await startFleet(t, { dbBase, name: 'fleet-stale', apps: 3 });
+  const fleet = await startFleet(t, { name: 'fleet-stale', apps: 3 });
   const accountId = new Types.ObjectId(await fleet.accountId());
   const longAgo = new Date(Date.now() - 2 * 60 * 60_000);
-  // The fleet the issue names. This file has a database server of its own (heavyTestDbBase), so its
-  // thousands of writes no longer starve the files running beside it.
+  // The fleet the issue names. Its thousands of writes go to this file's own database server
+  // (test/helpers/file-db.ts), so they never starve the files running beside it.
   const STALE = 1000;
   const docs = Array.from({ length: STALE }, (_, i) => {
     const googleCalendarId = `stale-${i}@group.calendar.google.com`;
@@ -52,7 +50,7 @@ t.test('a stale fleet costs one events.list per calendar with three replicas run
 });
 
 t.test('pings spread over three replicas by a load balancer: every change is mirrored', async (t) => {
-  const fleet = await startFleet(t, { dbBase, name: 'fleet-pings', apps: 3 });
+  const fleet = await startFleet(t, { name: 'fleet-pings', apps: 3 });
   const ids: string[] = [];
   const gcals = Array.from({ length: 12 }, (_, i) => `spread-${i}@group.calendar.google.com`);
   for (const g of gcals) ids.push(await fleet.register(g));
@@ -74,7 +72,7 @@ t.test('pings spread over three replicas by a load balancer: every change is mir
 t.test('SIGTERM of a replica during a ping burst: the mirror is exact without waiting for the safety net', async (t) => {
   // Pacing keeps requests waiting in the database while the burst goes on; no cron runs, so only
   // the recorded requests can bring the mirror up to date.
-  const fleet = await startFleet(t, { dbBase, name: 'fleet-sigterm', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false', LOG_LEVEL: 'info' } });
+  const fleet = await startFleet(t, { name: 'fleet-sigterm', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false', LOG_LEVEL: 'info' } });
   const doomed = await fleet.spawnReplica();
   const survivor = await fleet.spawnReplica();
   const gcals = Array.from({ length: 6 }, (_, i) => `term-${i}@group.calendar.google.com`);
@@ -109,7 +107,7 @@ t.test('SIGTERM of a replica whose database answers slowly: a claim in flight at
   // lease write) on its way. That claim lands after the signal; the replica must still let it go
   // before it closes the database and exits, or the calendar waits out SYNC_LEASE_SECONDS (120 s).
   // The replica is alone during the burst, so it claims whatever is due.
-  const fleet = await startFleet(t, { dbBase, name: 'fleet-sigterm-slow', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false', LOG_LEVEL: 'info' } });
+  const fleet = await startFleet(t, { name: 'fleet-sigterm-slow', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false', LOG_LEVEL: 'info' } });
   const real = new URL(fleet.dbUri);
   const proxy = new TcpProxy(real.hostname, Number(real.port || 27017), { latencyMs: 150 });
   await proxy.start();
@@ -141,7 +139,7 @@ t.test('SIGTERM of a replica whose database answers slowly: a claim in flight at
 });
 
 t.test('SIGKILL of a replica mid-sync: its calendar is claimed by another once the lease runs out', async (t) => {
-  const fleet = await startFleet(t, { dbBase, name: 'fleet-sigkill', env: { SYNC_LEASE_SECONDS: '5', CRON_ENABLED: 'false' } });
+  const fleet = await startFleet(t, { name: 'fleet-sigkill', env: { SYNC_LEASE_SECONDS: '5', CRON_ENABLED: 'false' } });
   const a = await fleet.spawnReplica();
   const b = await fleet.spawnReplica();
   const gcal = 'killed@group.calendar.google.com';

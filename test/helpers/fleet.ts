@@ -61,14 +61,14 @@ export interface Replica {
 
 const serverEntry = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
 
-export async function startFleet(t: TestLike, opts: { name: string; apps?: number; env?: Record<string, string>; dbBase?: string }): Promise<Fleet> {
+export async function startFleet(t: TestLike, opts: { name: string; apps?: number; env?: Record<string, string> }): Promise<Fleet> {
   const emu = await startEmulator();
   t.teardown(() => emu.close());
   emu.addAccount(REFRESH_TOKEN);
   const lb = new RoundRobin();
   const url = await lb.listen();
   t.teardown(() => lb.close());
-  const dbUri = testDbUri(opts.name, opts.dbBase);
+  const dbUri = testDbUri(opts.name);
   const env = testEnv({
     MONGODB_URI: dbUri,
     GOOGLE_API_ROOT_URL: emu.url,

@@ -97,8 +97,6 @@ export interface PushHarnessOptions {
   listen?: boolean;
   env?: Record<string, string>;
   name: string;
-  /** Base URI of a database server of the file's own (see private-db.ts); the shared test database by default. */
-  dbBase?: string;
   /** Awaited by the engine before each events.list call (lets a test hold a sync in flight). */
   beforeList?: () => Promise<void>;
   /** A pino logger for the app (tests that read the logs); silent by default. */
@@ -134,7 +132,7 @@ export async function startPushHarness(t: TestLike, opts: PushHarnessOptions): P
     SYNC_BACKOFF_MAX_MS: '5',
     ...opts.env,
   });
-  const dbUri = testDbUri(opts.name, opts.dbBase);
+  const dbUri = testDbUri(opts.name);
   const conn = await connectDatabase(dbUri);
   t.teardown(async () => {
     await conn.dropDatabase().catch(() => undefined);
