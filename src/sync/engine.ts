@@ -8,7 +8,7 @@ import { MAX_PAGE_SIZE } from '../google/list-events.js';
 import { ClaimLoop, type ClaimedWork } from '../leases/claim-loop.js';
 import { unlimitedQuota, type QuotaGate } from '../quota/quota-gate.js';
 import { realSleep, type Sleep } from './backoff.js';
-import { runClaimedSync, type ClaimedSyncDeps, type ClaimedSyncResult } from './claimed-sync.js';
+import { failureRetryDelay, runClaimedSync, type ClaimedSyncDeps, type ClaimedSyncResult } from './claimed-sync.js';
 import type { SyncOutcome, SyncRunResult } from './outcome.js';
 import { spreadWithinPriority } from './claim-order.js';
 import { QuotaDeferrals } from './quota-deferrals.js';
@@ -138,7 +138,7 @@ export class SyncEngine implements SyncRequester {
         await this.sleep(waitMs, this.loop.signal).catch(() => undefined);
         continue;
       }
-      const result = await this.loop.track(runClaimedSync(this.deps, claimed, this.loop.signal));
+      const result = await this.loop.track(this.runOrLetGo(claimed));
       if (result.kind === 'deferred') {
         await this.sleep(Math.max(0, result.until.getTime() - this.now().getTime()), this.loop.signal).catch(() => undefined);
         continue;
@@ -204,15 +204,32 @@ export class SyncEngine implements SyncRequester {
     }
   }
 
+  /**
+   * A pass that throws past its own error handling met the database failing while it recorded its
+   * verdict. Its lease is let go on a best-effort basis, requests intact and due after the failure
+   * back-off, so a short outage costs that wait rather than the whole lease; when the database is
+   * still gone the lease runs out as before.
+   */
+  private async runOrLetGo(claimed: ClaimedSync): Promise<ClaimedSyncResult> {
+    try {
+      return await runClaimedSync(this.deps, claimed, this.loop.signal);
+    } catch (err) {
+      const retryMs = failureRetryDelay(this.deps.sync.retryAfterFailureMs, claimed.consecutiveFailures, this.deps.random);
+      const until = new Date(this.now().getTime() + retryMs);
+      if (await this.state.release(claimed, { until }).catch(() => false)) this.loop.wakeAt(until);
+      throw err;
+    }
+  }
+
   private async run(claimed: ClaimedSync): Promise<void> {
     try {
-      const result: ClaimedSyncResult = await runClaimedSync(this.deps, claimed, this.loop.signal);
+      const result: ClaimedSyncResult = await this.runOrLetGo(claimed);
       if (result.kind === 'deferred') {
         this.deferrals.note(claimed.accountId, claimed.priority, result.until);
         this.loop.wakeAt(result.until);
       } else if (result.dueAgainAt) this.loop.wakeAt(result.dueAgainAt);
     } catch (err) {
-      // Database trouble: the lease runs out and the calendar is claimed again, requests intact.
+      // Database trouble (see runOrLetGo): the calendar is claimed again later, requests intact.
       this.log.error({ calendarId: claimed.calendarId, err: { message: (err as Error).message } }, 'sync crashed');
     }
   }
