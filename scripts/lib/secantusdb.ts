@@ -16,13 +16,15 @@ const marker = path.join(installDir, 'installed.txt');
 const venvPython = path.join(venvDir, 'bin', 'python');
 const serverScript = path.join(venvDir, 'bin', 'secantusd-py');
 
-// Runs before exec'ing the server: PR_SET_PDEATHSIG makes the kernel send SIGTERM to the server
-// when the process that spawned it dies, even by SIGKILL, so no database outlives a test run.
+// Runs before exec'ing the server: PR_SET_PDEATHSIG makes the kernel send SIGKILL to the server
+// when the process that spawned it dies, even by SIGKILL, so no database outlives a test run. Not
+// SIGTERM: a server stuck inside WiredTiger holds Python's GIL and never runs its SIGTERM handler.
+// Its data is a scratch dir, removed by the next run.
 // The getppid check closes the race of a parent that died before prctl ran.
 const LAUNCHER = [
   'import ctypes, os, signal, sys',
   'try:',
-  '    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)',
+  '    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)',
   'except Exception:',
   '    pass',
   'if os.getppid() != int(sys.argv[1]):',
@@ -30,12 +32,26 @@ const LAUNCHER = [
   'os.execv(sys.argv[2], sys.argv[2:])',
 ].join('\n');
 
-// The server's own entry point (`secantusd-py`), plus the TTL sweep interval: SecantusDB 0.7.0b3
-// reads `[storage] ttl_sweep_seconds` from its config file but its CLI never passes it on to the
-// server, so the interval is handed to the server's constructor here.
+// The server's own entry point (`secantusd-py`), with two corrections to SecantusDB 0.7.0b3:
+// - The TTL sweep interval: it reads `[storage] ttl_sweep_seconds` from its config file but its CLI
+//   never passes it on to the server, so the interval is handed to the server's constructor here.
+// - A deadlock. An insert into a collection that does not exist yet takes the collection's lock,
+//   writes the new collection's catalog row in its open transaction, then waits for the storage
+//   lock. An explicit create of the same collection (mongoose creates each model's collection and
+//   indexes in the background) holds the storage lock and writes the same row, which conflicts with
+//   the insert's uncommitted one: each waits for the other, and the whole server with them, since
+//   every operation needs the storage lock. Its own rule is "the collection's lock before the
+//   storage lock"; `create_collection` skipped the first, so here it takes it. (Seen as a test file
+//   stuck for its 60 s on a fresh server in about one run in five; see docs/database.md.)
 const SERVER_ENTRY = [
   'import os, sys',
   'from secantus import server as _server',
+  'from secantus import storage as _storage',
+  '_create = _storage.Storage.create_collection',
+  'def _create_in_lock_order(self, db, coll, options=None):',
+  '    with self._coll_lock(db, coll):',
+  '        return _create(self, db, coll, options)',
+  '_storage.Storage.create_collection = _create_in_lock_order',
   "_sweep = os.environ.get('CALSYNC_SECANTUS_TTL_SWEEP_SECONDS', '')",
   'if _sweep:',
   '    _init = _server.SecantusDBServer.__init__',
