@@ -28,6 +28,8 @@ export interface BuildAppOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
+    /** Readiness answers 503 from now on; requests and work go on until `close()`. */
+    startDraining(): void;
   }
 }
 
@@ -65,7 +67,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.addHook('onReady', async () => services.startWorkers());
   app.addHook('onClose', async () => services.close());
 
-  await app.register(healthRoutes, { conn });
+  let draining = false;
+  app.decorate('startDraining', () => {
+    draining = true;
+  });
+  await app.register(healthRoutes, { conn, draining: () => draining });
   await app.register(metricsRoutes, { services });
   await app.register(webhookRoutes, {
     receiver: services.receiver,

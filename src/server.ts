@@ -8,6 +8,9 @@ import { buildApp } from './app.js';
  * The production entry: validate config, connect the database, listen, and shut down gracefully.
  * Failures at boot print one clear line (no stack trace) and exit non-zero.
  */
+/** Time for closing (in-flight requests, running passes, leases) once any drain is over. */
+const CLOSE_TIMEOUT_MS = 20_000;
+
 function fail(message: string): never {
   process.stderr.write(`calsync: ${message}\n`);
   process.exit(1);
@@ -36,12 +39,21 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string): Promise<void> => {
     if (closing) return;
     closing = true;
-    log.info({ signal }, 'shutting down: draining in-flight requests and work');
+    // SIGTERM is a rolling deploy or a scale-down: load balancers learn of it only from readiness, a
+    // few seconds late, and meanwhile still send pings here. Those are answered as usual (recorded,
+    // then 200) instead of 503, while /readyz says 503. SIGINT is someone at a terminal: no wait.
+    const drainMs = signal === 'SIGTERM' ? config.shutdownDrainSeconds * 1000 : 0;
     const forced = setTimeout(() => {
       log.error('graceful shutdown timed out; exiting');
       process.exit(1);
-    }, 25_000);
+    }, drainMs + CLOSE_TIMEOUT_MS);
     forced.unref();
+    if (drainMs > 0) {
+      app.startDraining();
+      log.info({ signal, drainMs }, 'shutting down: readiness answers 503 while requests are still served');
+      await new Promise((resolve) => setTimeout(resolve, drainMs));
+    }
+    log.info({ signal }, 'shutting down: draining in-flight requests and work');
     try {
       await app.close();
       await conn.close();

@@ -67,6 +67,8 @@ export async function startReplicaFleet(opts: { emu: Emulator; dbUri: string; en
     GOOGLE_CLIENT_SECRET: 'calsync-bench-secret',
     CRON_ENABLED: 'false',
     LOG_LEVEL: 'info',
+    // Nothing routes to a replica the bench stops: it need not wait for a balancer to notice.
+    SHUTDOWN_DRAIN_SECONDS: '0',
     ...opts.env,
   };
   const replicas: ChildReplica[] = [];

@@ -149,6 +149,7 @@ const schema = z
     CRON_RESYNC_SCHEDULE: cronExpr('*/15 * * * *'),
     CRON_DISCOVERY_SCHEDULE: cronExpr('23 * * * *'),
     CRON_JITTER_SECONDS: int(10, 0, 600),
+    SHUTDOWN_DRAIN_SECONDS: int(5, 0, 20),
     RESYNC_STALE_MINUTES: int(30, 1, 10_080),
     WEBHOOK_RATE_LIMIT_PER_SOURCE: int(600, 1, 1_000_000),
     WEBHOOK_RATE_LIMIT_GLOBAL: int(6000, 1, 10_000_000),
@@ -185,6 +186,8 @@ export interface Config {
   encryptionKeys: Buffer[];
   google: { apiRootUrl: string; oauthTokenUrl: string; clientId: string; clientSecret: string; requestTimeoutMs: number };
   logLevel: Env['LOG_LEVEL'];
+  /** After SIGTERM: readiness answers 503 while everything else still runs, so load balancers stop sending first. */
+  shutdownDrainSeconds: number;
   /** Connecting accounts through Google's consent screen (GET /connect/google). */
   connect: { authUrl: string; redirectUrl: string; scopes: string[]; linkSecret: string };
   cronEnabled: boolean;
@@ -308,6 +311,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.GOOGLE_REQUEST_TIMEOUT_MS,
     },
     logLevel: e.LOG_LEVEL,
+    shutdownDrainSeconds: e.SHUTDOWN_DRAIN_SECONDS,
     connect: {
       authUrl: e.GOOGLE_OAUTH_AUTH_URL,
       redirectUrl: e.GOOGLE_OAUTH_REDIRECT_URL ?? `${e.PUBLIC_BASE_URL.replace(/\/+$/, '')}/connect/google/callback`,

@@ -168,6 +168,15 @@ t.test('CRON_DISCOVERY_SCHEDULE: hourly by default, a bad expression is refused 
   t.ok(err.problems.some((p) => p.startsWith('CRON_DISCOVERY_SCHEDULE')), 'named in the error');
 });
 
+t.test('SHUTDOWN_DRAIN_SECONDS: 5 by default, 0 turns it off, over 20 is refused at boot', async (t) => {
+  t.equal(loadConfig(testEnv()).shutdownDrainSeconds, 5);
+  t.equal(loadConfig(testEnv({ SHUTDOWN_DRAIN_SECONDS: '0' })).shutdownDrainSeconds, 0);
+  for (const bad of ['21', '-1', 'soon']) {
+    const err = t.throws(() => loadConfig(testEnv({ SHUTDOWN_DRAIN_SECONDS: bad }))) as ConfigError;
+    t.ok(err.problems.some((p) => p.startsWith('SHUTDOWN_DRAIN_SECONDS')), `${bad}: named in the error`);
+  }
+});
+
 t.test('CRON_JITTER_SECONDS: 10 by default, 0 turns it off, out of range is refused at boot', async (t) => {
   t.equal(loadConfig(testEnv()).cron.jitterSeconds, 10);
   t.equal(loadConfig(testEnv({ CRON_JITTER_SECONDS: '0' })).cron.jitterSeconds, 0);

@@ -71,8 +71,9 @@ t.test('pings spread over three replicas by a load balancer: every change is mir
 
 t.test('SIGTERM of a replica during a ping burst: the mirror is exact without waiting for the safety net', async (t) => {
   // Pacing keeps requests waiting in the database while the burst goes on; no cron runs, so only
-  // the recorded requests can bring the mirror up to date.
-  const fleet = await startFleet(t, { name: 'fleet-sigterm', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false', LOG_LEVEL: 'info' } });
+  // the recorded requests can bring the mirror up to date. No drain (test/http/shutdown-drain.test.ts
+  // has it): the replica closes mid-burst, with work and pings in flight.
+  const fleet = await startFleet(t, { name: 'fleet-sigterm', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_SECONDS: '0' } });
   const doomed = await fleet.spawnReplica();
   const survivor = await fleet.spawnReplica();
   const gcals = Array.from({ length: 6 }, (_, i) => `term-${i}@group.calendar.google.com`);
@@ -107,7 +108,7 @@ t.test('SIGTERM of a replica whose database answers slowly: a claim in flight at
   // lease write) on its way. That claim lands after the signal; the replica must still let it go
   // before it closes the database and exits, or the calendar waits out SYNC_LEASE_SECONDS (120 s).
   // The replica is alone during the burst, so it claims whatever is due.
-  const fleet = await startFleet(t, { name: 'fleet-sigterm-slow', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false', LOG_LEVEL: 'info' } });
+  const fleet = await startFleet(t, { name: 'fleet-sigterm-slow', env: { SYNC_MIN_INTERVAL_MS: '1500', CRON_ENABLED: 'false', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_SECONDS: '0' } });
   const real = new URL(fleet.dbUri);
   const proxy = new TcpProxy(real.hostname, Number(real.port || 27017), { latencyMs: 150 });
   await proxy.start();
