@@ -67,6 +67,9 @@ t.test('the Deployment runs several non-root replicas on a read-only root with p
   const tmp = (container!.volumeMounts as Obj[]).find((m) => m.mountPath === '/tmp');
   t.ok(tmp && (pod.volumes as Obj[]).some((v) => v.name === tmp.name && v.emptyDir), '/tmp is a writable emptyDir');
   t.equal(container!.ports[0].containerPort, Number(one('ConfigMap').data.PORT), 'listens where PORT says');
+  // src/server.ts: SIGTERM drains, then closing gets 20 s; Kubernetes kills the pod after the grace period.
+  const drain = Number(one('ConfigMap').data.SHUTDOWN_DRAIN_SECONDS ?? 5);
+  t.ok(pod.terminationGracePeriodSeconds > drain + 20, `grace ${pod.terminationGracePeriodSeconds} s outlasts drain ${drain} s + close 20 s`);
 });
 
 t.test('Service, PodDisruptionBudget and CronJob point at the Deployment', async (t) => {
