@@ -76,7 +76,8 @@ const code = await new Promise<number>((resolve) => {
 
 const stalls = (await watch?.stop()) ?? [];
 if (stalls.length > 0) {
-  process.stdout.write(`\n# the test database stalled ${stalls.length} time(s); files running meanwhile may have timed out because of it:\n`);
+  const whose = db.kind === 'secantusdb' ? "the runner's own database server (no test file runs on it)" : 'the test database';
+  process.stdout.write(`\n# ${whose} stalled ${stalls.length} time(s); files running meanwhile may have timed out because of it:\n`);
   for (const line of describeStalls(stalls)) process.stdout.write(`#   ${line}\n`);
 }
 const serverSaid = db.output?.().trim();

@@ -1,5 +1,6 @@
-// Watches the database a test run shares, so a run that fails because the database stopped
-// answering says so, with when and for how long, instead of a list of 60 s timeouts.
+// Watches a database server from outside, so a test run that fails because the database (or the
+// machine under it) stopped answering says so, with when and for how long, instead of a list of
+// 60 s timeouts.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import mongoose from 'mongoose';
