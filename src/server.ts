@@ -4,13 +4,13 @@ import { loggerOptions } from './logger.js';
 import { connectDatabase } from './db/connect.js';
 import { buildApp } from './app.js';
 
+/** Time for closing (in-flight requests, running passes, leases) once any drain is over. */
+const CLOSE_TIMEOUT_MS = 20_000;
+
 /**
  * The production entry: validate config, connect the database, listen, and shut down gracefully.
  * Failures at boot print one clear line (no stack trace) and exit non-zero.
  */
-/** Time for closing (in-flight requests, running passes, leases) once any drain is over. */
-const CLOSE_TIMEOUT_MS = 20_000;
-
 function fail(message: string): never {
   process.stderr.write(`calsync: ${message}\n`);
   process.exit(1);

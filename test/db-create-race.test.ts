@@ -1,12 +1,12 @@
-import mongoose from 'mongoose';
 import t from 'tap';
+import { connectDatabase } from '../src/db/connect.js';
 import { testDbUri } from './helpers/db.js';
 
 // SecantusDB 0.7.0b3 deadlocked when an explicit create of a collection (mongoose creates each
 // model's collection in the background) met an insert creating the same collection: the whole
 // server stopped answering. scripts/lib/secantusdb.ts starts it with the lock order corrected.
 t.test('an explicit create racing an insert into the same new collection never hangs the database', async (t) => {
-  const conn = await mongoose.createConnection(testDbUri('db-create-race'), { serverSelectionTimeoutMS: 5_000 }).asPromise();
+  const conn = await connectDatabase(testDbUri('db-create-race'));
   t.teardown(async () => {
     await conn.dropDatabase().catch(() => undefined);
     await conn.close(true);
